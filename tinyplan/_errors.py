@@ -1,0 +1,106 @@
+"""The exception tree: every error tinyplan raises on purpose is a `TinyplanError`.
+
+```
+TinyplanError
+├── ToolDefinitionError      a function cannot become a tool (decoration time)
+├── ToolsetError             duplicate, reserved or invalid tool names in a toolset
+├── PlanError                a plan is wrong
+│   ├── PlanParseError       the plan text does not parse (line number and text attached)
+│   └── PlanValidationError  the task graph is invalid (cycle, dangling reference)
+├── BackendError             a language-model backend failed
+│   ├── BackendUnavailableError   it cannot be reached or loaded (connection refused, missing extra)
+│   ├── BackendTimeoutError       it did not answer in time
+│   └── BackendStreamError        it failed mid-stream (cut stream, malformed event, HTTP error)
+├── JoinerError              the joiner's reply fits neither Finish nor Replan
+└── ModelError               the default model cannot be found, assembled or verified
+```
+
+Errors that *tools* raise are not in this tree: they become error observations (see `TaskResult`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "BackendStreamError",
+    "BackendTimeoutError",
+    "BackendUnavailableError",
+    "JoinerError",
+    "ModelError",
+    "PlanError",
+    "PlanParseError",
+    "PlanValidationError",
+    "TinyplanError",
+    "ToolDefinitionError",
+    "ToolsetError",
+]
+
+
+class TinyplanError(Exception):
+    """Base class of every error tinyplan raises on purpose."""
+
+
+class ToolDefinitionError(TinyplanError):
+    """A function cannot be turned into a tool (unsupported signature, bad name, bad options)."""
+
+
+class ToolsetError(TinyplanError):
+    """A toolset rejects a tool: duplicate name, reserved name (``join``) or invalid identifier."""
+
+
+class PlanError(TinyplanError):
+    """A plan is wrong. Base of `PlanParseError` and `PlanValidationError`."""
+
+
+class PlanParseError(PlanError):
+    """The plan text does not parse.
+
+    Attributes:
+        reason: What is wrong, without location, e.g. ``"unknown tool 'send_mail'"``.
+        line_no: 1-based line number in the plan text where the faulty line starts (0 if unknown).
+        line: The text of the faulty line as the model wrote it.
+    """
+
+    def __init__(self, reason: str, *, line_no: int = 0, line: str = "") -> None:
+        self.reason = reason
+        self.line_no = line_no
+        self.line = line
+        where = f"line {line_no}: " if line_no else ""
+        shown = f": {line.strip()!r}" if line.strip() else ""
+        super().__init__(f"{where}{reason}{shown}")
+
+
+class PlanValidationError(PlanError):
+    """The task graph is invalid: a dependency cycle, a reference to a task that does not exist, a duplicate index."""
+
+
+class BackendError(TinyplanError):
+    """A language-model backend failed."""
+
+
+class BackendUnavailableError(BackendError):
+    """The backend cannot be reached or loaded (connection refused, missing optional extra, model file missing)."""
+
+
+class BackendTimeoutError(BackendError):
+    """The backend did not answer within its timeout."""
+
+
+class BackendStreamError(BackendError):
+    """The backend failed while streaming: cut stream, malformed event, HTTP error status."""
+
+
+class JoinerError(TinyplanError):
+    """The joiner's reply fits neither ``Action: Finish(...)`` nor ``Action: Replan(...)``.
+
+    Attributes:
+        reply: The joiner's full reply text.
+    """
+
+    def __init__(self, message: str, *, reply: str) -> None:
+        self.reply = reply
+        super().__init__(message)
+
+
+class ModelError(TinyplanError):
+    """The default model cannot be found, assembled from its part packages, or verified."""

@@ -1,0 +1,411 @@
+"""The task fetching unit: runs a plan's tasks as a dependency DAG, each the moment its dependencies are done.
+
+LLMCompiler's task fetching unit (Kim et al. 2023) polls every few milliseconds for ready tasks. Ours is
+event-driven: every finished task counts down its dependents, and a dependent whose count reaches zero is started at
+once in the same anyio task group. Tasks arrive from the streaming parser while the model is still writing, so the
+first tool starts before the plan is complete.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import json
+import math
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
+from typing import Any
+
+import anyio
+import networkx as nx
+import pydantic
+
+from tinyplan._errors import PlanValidationError
+from tinyplan._events import Event, TaskFinished, TaskStarted
+from tinyplan._parser import JOIN, Interpolated, Ref, Task
+from tinyplan._tools import Tool, ToolArgumentError, Toolset, canonical_arguments
+
+__all__ = [
+    "ApproveFn",
+    "TaskFetchingUnit",
+    "TaskResult",
+    "TaskState",
+    "build_graph",
+    "observation_text",
+]
+
+
+class TaskState(str, enum.Enum):
+    """Where a task is. Every task ends in a terminal state (all but PENDING and RUNNING)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the tool raised, or the arguments were invalid
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"  # a dependency did not succeed
+    REFUSED = "refused"  # the approval callback said no
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the task has ended."""
+        return self not in (TaskState.PENDING, TaskState.RUNNING)
+
+
+ERROR_STATES = frozenset({TaskState.FAILED, TaskState.TIMED_OUT, TaskState.SKIPPED, TaskState.REFUSED})
+
+
+@dataclass(eq=False, slots=True)
+class TaskResult:
+    """A task's run: its state, observation, error and timings.
+
+    Attributes:
+        task: The parsed task.
+        state: Its `TaskState`.
+        observation: The tool's return value (any Python object), None unless SUCCEEDED.
+        error: Why it did not succeed, written for the model to read; None on success.
+        arguments: The validated arguments the tool was called with (references resolved), once known.
+        reused: True when a side-effecting call was not run again because an earlier plan already did it.
+        queued_at: `time.perf_counter()` seconds when the task reached the executor.
+        started_at: When the tool was called (None if it never ran).
+        finished_at: When the task reached its terminal state.
+    """
+
+    task: Task
+    state: TaskState = TaskState.PENDING
+    observation: Any = None
+    error: str | None = None
+    arguments: dict[str, Any] | None = None
+    reused: bool = False
+    queued_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the task succeeded."""
+        return self.state is TaskState.SUCCEEDED
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the tool ran (None if it never started or has not finished)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    def render(self) -> str:
+        """The task and its observation as the planner and joiner prompts show them."""
+        head = f"{self.task.idx}. {self.task.text}"
+        if self.task.is_join:
+            return head
+        if self.state is TaskState.SUCCEEDED:
+            note = " (already done in an earlier plan; not run again)" if self.reused else ""
+            return f"{head}\nObservation{note}: {observation_text(self.observation)}"
+        return f"{head}\nObservation: ERROR ({self.state.value}): {self.error}"
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the run (observation as JSON-compatible data where possible, else its text)."""
+        return {
+            "idx": self.task.idx,
+            "tool": self.task.name,
+            "call": self.task.text,
+            "dependencies": list(self.task.dependencies),
+            "thought": self.task.thought,
+            "state": self.state.value,
+            "observation": _jsonable(self.observation),
+            "error": self.error,
+            "arguments": _jsonable(self.arguments),
+            "reused": self.reused,
+            "duration_s": self.duration,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def observation_text(value: Any) -> str:
+    """Text of an observation for prompts and for ``$N`` inside a longer string.
+
+    Strings stay as they are; None is ``""``; numbers and booleans use ``str``; other values are JSON.
+    """
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, (bool, int, float)):
+        return str(value)
+    return json.dumps(_jsonable(value), ensure_ascii=False)
+
+
+ApproveFn = Callable[[TaskResult], "bool | Awaitable[bool]"]
+"""Asked before a side-effecting tool runs, with the `TaskResult` (``arguments`` filled in); False refuses."""
+
+EventSink = Callable[[Event], None]
+
+
+class _ResolveError(Exception):
+    pass
+
+
+def _follow(value: Any, path: Sequence[str | int], ref: Ref) -> Any:
+    for step in path:
+        try:
+            if isinstance(value, Mapping):
+                value = value[step]
+            elif isinstance(step, int) and isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+                value = value[step]
+            elif isinstance(step, str) and not step.startswith("_") and hasattr(value, step):
+                value = getattr(value, step)
+            else:
+                raise KeyError(step)
+        except (KeyError, IndexError, TypeError):
+            raise _ResolveError(
+                f"{ref}: task {ref.task}'s output has no {'index' if isinstance(step, int) else 'field'} {step!r}"
+                f" (output: {observation_text(value)[:200]})"
+            ) from None
+    return value
+
+
+def _resolve(value: Any, results: Mapping[int, TaskResult]) -> Any:
+    if isinstance(value, Ref):
+        return _follow(results[value.task].observation, value.path, value)
+    if isinstance(value, Interpolated):
+        return "".join(p if isinstance(p, str) else observation_text(_resolve(p, results)) for p in value.parts)
+    if isinstance(value, list):
+        return [_resolve(v, results) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_resolve(v, results) for v in value)
+    if isinstance(value, dict):
+        return {k: _resolve(v, results) for k, v in value.items()}
+    return value
+
+
+def build_graph(tasks: Iterable[Task]) -> nx.DiGraph[int]:
+    """The dependency graph: a node per task (attribute ``tool``), an edge ``d -> t`` for each dependency.
+
+    Raises:
+        PlanValidationError: A duplicate index, a dependency on a task not in the plan, or a cycle.
+    """
+    graph: nx.DiGraph[int] = nx.DiGraph()
+    listed = list(tasks)
+    for t in listed:
+        if t.idx in graph:
+            raise PlanValidationError(f"duplicate task index {t.idx}")
+        graph.add_node(t.idx, tool=t.name)
+    for t in listed:
+        for d in t.dependencies:
+            if d not in graph:
+                raise PlanValidationError(f"task {t.idx} depends on task {d}, which is not in the plan")
+            graph.add_edge(d, t.idx)
+    if not nx.is_directed_acyclic_graph(graph):
+        cycle = nx.find_cycle(graph)
+        raise PlanValidationError("dependency cycle: " + " -> ".join(str(a) for a, _ in cycle) + f" -> {cycle[0][0]}")
+    return graph
+
+
+@dataclass
+class _Run:
+    results: dict[int, TaskResult] = field(default_factory=dict)
+    waiting: dict[int, int] = field(default_factory=dict)  # task -> unfinished dependencies
+    dependents: dict[int, list[int]] = field(default_factory=dict)
+    tasks: dict[int, Task] = field(default_factory=dict)
+
+
+class TaskFetchingUnit:
+    """Executes tasks as a DAG with every ready task running in parallel (LLMCompiler's task fetching unit).
+
+    Args:
+        tools: The toolset tasks call.
+        max_concurrency: At most this many tools run at once (None: no limit).
+        tool_timeout: Default seconds per tool call when the tool sets none (None: no limit).
+        approve: Asked before each side-effecting tool runs; refusing makes the task REFUSED and nothing runs.
+        reuse: Observations of side-effecting calls that already succeeded, keyed by
+            `canonical_arguments(name, arguments)`: such a call is not run again and reports ``reused=True``.
+        on_event: Called (synchronously) with `TaskStarted` and `TaskFinished` events as they happen.
+
+    Attributes:
+        results: Task results by index, filled while `run` goes (a live view).
+    """
+
+    def __init__(
+        self,
+        tools: Toolset,
+        *,
+        max_concurrency: int | None = None,
+        tool_timeout: float | None = None,
+        approve: ApproveFn | None = None,
+        reuse: Mapping[str, Any] | None = None,
+        on_event: EventSink | None = None,
+    ) -> None:
+        self.tools = tools
+        self.tool_timeout = tool_timeout
+        self.approve = approve
+        self.reuse = dict(reuse or {})
+        self.on_event = on_event
+        self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
+        self.results: dict[int, TaskResult] = {}
+
+    async def run(
+        self, tasks: AsyncIterable[Task] | Iterable[Task], *, timeout: float | None = None
+    ) -> dict[int, TaskResult]:
+        """Run every task and return all results by index once each is terminal.
+
+        Args:
+            tasks: An async iterable (tasks start while it still yields, e.g. from the streaming parser) or a
+                finished collection (validated as a graph before anything runs).
+            timeout: Seconds for the whole plan; tasks not finished by then end TIMED_OUT.
+
+        Raises:
+            PlanValidationError: A cycle, a duplicate index or a reference to a task that is not (yet) in the plan;
+                nothing from a finished collection runs, and tasks already running from a stream are cancelled.
+        """
+        run = _Run()
+        self.results = run.results
+        if not isinstance(tasks, AsyncIterable):
+            tasks = list(tasks)
+            build_graph(tasks)
+        with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
+            async with anyio.create_task_group() as tg:
+                if isinstance(tasks, AsyncIterable):
+                    async for t in tasks:
+                        self._submit(t, run, tg)
+                else:
+                    for t in tasks:
+                        self._submit(t, run, tg)
+        if scope.cancelled_caught:
+            now = time.perf_counter()
+            for r in run.results.values():
+                if not r.state.terminal:
+                    r.state = TaskState.TIMED_OUT
+                    r.error = f"the plan's time limit ({timeout:g} s) ran out before this task finished"
+                    r.finished_at = now
+        return run.results
+
+    # ------------------------------------------------------------------------------------------------ internals
+    def _submit(self, task: Task, run: _Run, tg: anyio.abc.TaskGroup) -> None:
+        if task.idx in run.tasks:
+            raise PlanValidationError(f"duplicate task index {task.idx}")
+        missing = [d for d in task.dependencies if d not in run.tasks]
+        if missing:
+            raise PlanValidationError(
+                f"task {task.idx} depends on task(s) {missing} that are not in the plan before it"
+            )
+        run.tasks[task.idx] = task
+        run.results[task.idx] = TaskResult(task=task, queued_at=time.perf_counter())
+        unfinished = 0
+        for d in task.dependencies:
+            if not run.results[d].state.terminal:
+                unfinished += 1
+                run.dependents.setdefault(d, []).append(task.idx)
+        if unfinished:
+            run.waiting[task.idx] = unfinished
+        else:
+            tg.start_soon(self._execute, task, run, tg)
+
+    def _finish(self, result: TaskResult, run: _Run, tg: anyio.abc.TaskGroup) -> None:
+        result.finished_at = time.perf_counter()
+        if self.on_event is not None:
+            self.on_event(TaskFinished(result))
+        for dep in run.dependents.pop(result.task.idx, ()):
+            left = run.waiting[dep] - 1
+            if left:
+                run.waiting[dep] = left
+            else:
+                del run.waiting[dep]
+                tg.start_soon(self._execute, run.tasks[dep], run, tg)
+
+    async def _execute(self, task: Task, run: _Run, tg: anyio.abc.TaskGroup) -> None:
+        result = run.results[task.idx]
+        try:
+            await self._execute_inner(task, result, run)
+        except anyio.get_cancelled_exc_class():
+            if not result.state.terminal:
+                result.state = TaskState.CANCELLED
+                result.error = "cancelled"
+            result.finished_at = time.perf_counter()
+            raise
+        self._finish(result, run, tg)
+
+    async def _execute_inner(self, task: Task, result: TaskResult, run: _Run) -> None:
+        failed = [d for d in task.dependencies if run.results[d].state is not TaskState.SUCCEEDED]
+        if task.name == JOIN:
+            result.state = TaskState.SUCCEEDED
+            return
+        if failed:
+            result.state = TaskState.SKIPPED
+            result.error = "not run: " + ", ".join(
+                f"task {d} ({run.tasks[d].name}) {run.results[d].state.value}" for d in failed
+            )
+            return
+        tool_ = self.tools.get(task.name)
+        if tool_ is None:
+            result.state = TaskState.FAILED
+            result.error = f"unknown tool {task.name!r}"
+            return
+        try:
+            args = [_resolve(a, run.results) for a in task.args]
+            kwargs = {k: _resolve(v, run.results) for k, v in task.kwargs.items()}
+            result.arguments = tool_.validate(args, kwargs)
+        except (_ResolveError, ToolArgumentError) as exc:
+            result.state = TaskState.FAILED
+            result.error = str(exc)
+            return
+        if tool_.side_effects:
+            key = canonical_arguments(tool_.name, result.arguments)
+            if key in self.reuse:
+                result.state = TaskState.SUCCEEDED
+                result.observation = self.reuse[key]
+                result.reused = True
+                return
+            if self.approve is not None:
+                verdict = self.approve(result)
+                if inspect.isawaitable(verdict):
+                    verdict = await verdict
+                if not verdict:
+                    result.state = TaskState.REFUSED
+                    result.error = f"the user did not approve running {task.name}; nothing was done"
+                    return
+        timeout = tool_.timeout if tool_.timeout is not None else self.tool_timeout
+        if self._limiter is not None:
+            async with self._limiter:
+                await self._call(tool_, result, timeout)
+        else:
+            await self._call(tool_, result, timeout)
+
+    async def _call(self, tool_: Tool, result: TaskResult, timeout: float | None) -> None:
+        result.state = TaskState.RUNNING
+        result.started_at = time.perf_counter()
+        if self.on_event is not None:
+            self.on_event(TaskStarted(result))
+        assert result.arguments is not None
+        try:
+            with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
+                result.observation = await tool_.call(result.arguments)
+        except Exception as exc:  # a tool's own error becomes an observation the model can read
+            result.state = TaskState.FAILED
+            result.error = f"{type(exc).__name__}: {exc}"
+            return
+        if scope.cancelled_caught:
+            result.state = TaskState.TIMED_OUT
+            result.error = f"{tool_.name} did not finish within {timeout:g} s"
+        else:
+            result.state = TaskState.SUCCEEDED
+
+
+async def aiter_tasks(tasks: Iterable[Task]) -> AsyncIterable[Task]:
+    """Adapt a collection of tasks to an async iterable (for tests and tools that stream from elsewhere)."""
+    for t in tasks:
+        yield t

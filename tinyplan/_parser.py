@@ -1,0 +1,568 @@
+"""The streaming LLMCompiler plan parser: text chunks in, `Task` objects out, the moment each call closes.
+
+Plan syntax (LLMCompiler, Kim et al. 2023; TinyAgent, Erdogan et al. 2024)::
+
+    Thought: optional reasoning, attached to the next action
+    1. get_phone_number("Sid")
+    2. get_phone_number("Lutfi")
+    3. send_sms(["$1", "$2"], "The meeting moved to 3pm")
+    4. join()<END_OF_PLAN>
+
+Rules (also in docs/plan-syntax.md):
+
+* An action is ``N. tool(args)``; ``N`` strictly increases. A call may span lines while brackets are open.
+  It is emitted as soon as its closing parenthesis is read. After it, the line may hold only ``<END_OF_PLAN>``.
+* Arguments are Python literals (strings, numbers, True/False/None, lists, tuples, dicts; JSON's true/false/null too),
+  positional then keyword. They are read with `ast` and converted node by node: nothing is evaluated.
+* References to task outputs:
+    - a string that is exactly ``"$N"`` or ``"${N}"`` (optionally with a path ``.key``, ``[0]``, ``["key"]``) passes
+      task N's output as the Python object;
+    - ``$N`` unquoted (``send_sms([$1], ...)``), with the same paths, does the same;
+    - ``${N}`` inside a longer string is replaced by the output's text;
+    - ``$N`` inside a longer string is a reference only when N is an earlier task of this plan and it is not followed
+      by ``.`` + digit or ``,`` + digit, so ``"costs $5.00"``/``"$1,000"`` stay prose.
+* Exact and unquoted references (and ``${N}``) must name an earlier task, else `PlanParseError`.
+* ``join()`` takes no arguments and depends on every earlier task; anything after it but ``<END_OF_PLAN>`` and blank
+  lines is an error. Lines of markdown code fences (```` ``` ````) are ignored; any other text is an error.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinyplan._errors import PlanParseError
+
+__all__ = ["END_OF_PLAN", "Interpolated", "PlanParser", "Ref", "Task", "parse_plan", "references_in"]
+
+END_OF_PLAN = "<END_OF_PLAN>"
+JOIN = "join"
+
+_ACTION_HEAD = re.compile(r"[ \t]*(\d+)[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(")
+_THOUGHT = re.compile(r"[ \t]*Thought[ \t]*:(.*)$", re.DOTALL)
+_FENCE = re.compile(r"[ \t]*```[A-Za-z0-9_-]*[ \t]*$")
+_PATH = r"(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\[\"[^\"\]]*\"\]|\['[^'\]]*'\])*"
+_EXACT_REF = re.compile(r"\$(?:\{(\d+)\}|(\d+))(" + _PATH + r")")
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[\"([^\"\]]*)\"\]|\['([^'\]]*)'\]")
+# inside prose: ${N} always, $N unless it looks like money ($5.00, $1,000)
+_PROSE_REF = re.compile(r"\$\{(\d+)\}|\$(\d+)(?![\d])(?![.,]\d)")
+_PLACEHOLDER = "__tinyplan_ref_{}__"
+_DOLLAR_REF = re.compile(r"\$(?:\{(\d+)\}|(\d+))")
+_PLACEHOLDER_RE = re.compile(r"^__tinyplan_ref_(\d+)__$")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to task ``task``'s output, optionally into it by ``path`` (keys, attributes and indices)."""
+
+    task: int
+    path: tuple[str | int, ...] = ()
+
+    def __str__(self) -> str:
+        return "$" + str(self.task) + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in self.path)
+
+
+@dataclass(frozen=True)
+class Interpolated:
+    """A string with references inside: ``parts`` alternate literal text and `Ref` s; resolved to text."""
+
+    parts: tuple[str | Ref, ...]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One parsed action of a plan.
+
+    Attributes:
+        idx: The task number ``N`` as written.
+        name: The tool name (``"join"`` for the final join).
+        args: Positional arguments; may contain `Ref` and `Interpolated` values, nested in lists and dicts.
+        kwargs: Keyword arguments, likewise.
+        dependencies: Task numbers this task needs, ascending (for join: every earlier task).
+        thought: The ``Thought:`` text written before the action, if any.
+        line_no: 1-based line where the action starts in the plan text.
+        text: The action as written, e.g. ``send_sms(["$1"], "hi")``.
+    """
+
+    idx: int
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    dependencies: tuple[int, ...] = ()
+    thought: str | None = None
+    line_no: int = 0
+    text: str = ""
+
+    @property
+    def is_join(self) -> bool:
+        """Whether this is the plan's final ``join()``."""
+        return self.name == JOIN
+
+    def __str__(self) -> str:
+        return f"{self.idx}. {self.text or self.name + '()'}"
+
+
+def references_in(value: Any) -> set[int]:
+    """Task numbers referenced anywhere inside an argument value."""
+    found: set[int] = set()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, Ref):
+            found.add(v.task)
+        elif isinstance(v, Interpolated):
+            for part in v.parts:
+                walk(part)
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                walk(k)
+                walk(x)
+
+    walk(value)
+    return found
+
+
+class _Scan:
+    """Resumable scanner over a call's argument text: tracks strings and bracket depth to find the closing paren.
+
+    Also rewrites unquoted ``$N``/``${N}`` (outside strings) to placeholder identifiers for `ast`.
+    """
+
+    __slots__ = ("depth", "escape", "out", "pos", "quote", "run", "triple")
+
+    def __init__(self) -> None:
+        self.pos = 0  # next index to read in the text after "("
+        self.depth = 1  # the opening "(" of the call
+        self.quote = ""  # current string delimiter char, "" outside strings
+        self.triple = False
+        self.escape = False
+        self.run = 0  # consecutive closing quotes seen inside a triple-quoted string
+        self.out: list[str] = []  # rewritten argument text (without the final ")")
+
+
+@dataclass
+class _Pending:
+    idx: int
+    name: str
+    line_no: int
+    head: str  # text from line start up to and including "("
+    scan: _Scan
+
+
+class PlanParser:
+    """Incremental parser of LLMCompiler plans.
+
+    ``feed`` returns each task the moment its call closes; the same text split into any chunks yields the same tasks
+    and the same error. Unknown tools are rejected when ``tools`` is given.
+
+    Args:
+        tools: Names the plan may call (a `Toolset` works: anything supporting ``in``). None accepts any name.
+
+    Attributes:
+        tasks: Every task emitted so far, in order.
+        done: True once ``join()`` has been read.
+        text: All text fed so far.
+    """
+
+    def __init__(self, tools: Collection[str] | None = None) -> None:
+        self._tools = tools
+        self._buf = ""  # text not yet consumed
+        self._line_no = 1  # line number of the start of _buf
+        self._pending: _Pending | None = None
+        self._after_action = False  # consuming the rest of the line after a closed call
+        self._thought: list[str] = []
+        self._seen_end = False
+        self.tasks: list[Task] = []
+        self.done = False
+        self.text = ""
+        self._indices: set[int] = set()
+
+    # --------------------------------------------------------------------------------------------------- public
+    def feed(self, chunk: str) -> list[Task]:
+        """Add text; return the tasks completed by it (possibly none).
+
+        Raises:
+            PlanParseError: The text so far is not a valid plan prefix.
+        """
+        self.text += chunk
+        self._buf += chunk
+        out: list[Task] = []
+        while self._step(out, final=False):
+            pass
+        return out
+
+    def close(self) -> list[Task]:
+        """Flush the end of the text; return the last tasks.
+
+        Raises:
+            PlanParseError: The text ends inside a call (a line that does not close).
+        """
+        out: list[Task] = []
+        while self._step(out, final=True):
+            pass
+        if self._pending is not None:
+            p = self._pending
+            raise PlanParseError(
+                "the call does not close (missing ')' or an unterminated string)",
+                line_no=p.line_no,
+                line=p.head + self._buf,
+            )
+        return out
+
+    # ---------------------------------------------------------------------------------------------- internals
+    def _fail(self, reason: str, line: str, line_no: int | None = None) -> PlanParseError:
+        return PlanParseError(reason, line_no=self._line_no if line_no is None else line_no, line=line)
+
+    def _consume(self, n: int) -> str:
+        taken, self._buf = self._buf[:n], self._buf[n:]
+        self._line_no += taken.count("\n")
+        return taken
+
+    def _step(self, out: list[Task], *, final: bool) -> bool:
+        """Make one unit of progress; return False when more text is needed."""
+        if self._pending is not None:
+            return self._continue_call(out, final=final)
+        if self._after_action:
+            return self._rest_of_line(final=final)
+        if not self._buf:
+            return False
+        nl = self._buf.find("\n")
+        line = self._buf if nl < 0 else self._buf[:nl]
+        complete = nl >= 0 or final
+        head = _ACTION_HEAD.match(line)
+        if head:
+            self._start_call(head, line)
+            return True
+        if not complete:
+            return False  # wait for the end of the line (errors never depend on chunking)
+        # a complete non-action line
+        self._classify_line(line)
+        self._consume(len(line) + (1 if nl >= 0 else 0))
+        return True
+
+    def _classify_line(self, line: str) -> None:
+        stripped = line.strip()
+        if not stripped:
+            return
+        if self.done or self._seen_end:
+            if stripped == END_OF_PLAN:
+                self._seen_end = True
+                return
+            raise self._fail("text after join(): the plan must end with join()", line)
+        thought = _THOUGHT.match(line)
+        if thought:
+            self._thought.append(thought.group(1).strip())
+            return
+        if stripped == END_OF_PLAN:
+            raise self._fail("<END_OF_PLAN> before join(): the plan must end with join()", line)
+        if _FENCE.match(line):
+            return
+        raise self._fail("not a plan line (expected 'N. tool(...)' or 'Thought: ...')", line)
+
+    def _start_call(self, head: re.Match[str], line: str) -> None:
+        idx, name = int(head.group(1)), head.group(2)
+        if self.done or self._seen_end:
+            raise self._fail("text after join(): the plan must end with join()", line)
+        if idx in self._indices:
+            raise self._fail(f"duplicate task index {idx}", line)
+        if self.tasks and idx <= self.tasks[-1].idx:
+            raise self._fail(f"task index {idx} does not increase (previous: {self.tasks[-1].idx})", line)
+        if idx < 1:
+            raise self._fail("task indices start at 1", line)
+        if name != JOIN and self._tools is not None and name not in self._tools:
+            raise self._fail(f"unknown tool {name!r}: the plan may only call the listed tools", line)
+        text = self._consume(head.end())
+        self._pending = _Pending(idx=idx, name=name, line_no=self._line_no - text.count("\n"), head=text, scan=_Scan())
+
+    def _continue_call(self, out: list[Task], *, final: bool) -> bool:
+        p = self._pending
+        assert p is not None
+        s = p.scan
+        buf = self._buf
+        n = len(buf)
+        i = s.pos
+        while i < n:
+            c = buf[i]
+            if s.quote:
+                s.out.append(c)
+                if s.escape:
+                    s.escape = False
+                    s.run = 0
+                elif c == "\\":
+                    s.escape = True
+                    s.run = 0
+                elif c == s.quote:
+                    s.run += 1
+                    if not s.triple or s.run == 3:
+                        s.quote = ""
+                        s.run = 0
+                else:
+                    s.run = 0
+                    if c == "\n" and not s.triple:
+                        raise PlanParseError(
+                            "the line does not close: unterminated string", line_no=p.line_no, line=p.head + buf[:i]
+                        )
+                i += 1
+                continue
+            if c in "\"'":
+                ahead = buf[i : i + 3]
+                if len(ahead) < 3 and ahead == c * len(ahead) and not final:
+                    break  # wait: this may open a triple-quoted string
+                s.quote = c
+                s.triple = ahead == c * 3
+                s.run = 0
+                s.out.append(ahead if s.triple else c)
+                i += 3 if s.triple else 1
+                continue
+            if c == "$":
+                m = _DOLLAR_REF.match(buf, i)
+                if m is None or (m.end() >= n and not final):
+                    if not final and (i + 1 >= n or (buf[i + 1] == "{" and "}" not in buf[i:])):
+                        break  # wait for the rest of the reference
+                    if m is None:
+                        s.out.append(c)  # not a reference: ast rejects it with a clear message
+                        i += 1
+                        continue
+                    if not final:
+                        break  # the number may go on
+                s.out.append(_PLACEHOLDER.format(m.group(1) or m.group(2)))
+                i = m.end()
+                continue
+            if c in "([{":
+                s.depth += 1
+            elif c in ")]}":
+                s.depth -= 1
+                if s.depth == 0:
+                    self._finish_call(out, i)
+                    return True
+            elif c == "\n":
+                # implicit line joining inside brackets, unless the next line starts a new action or thought
+                rest = buf[i + 1 :]
+                nl = rest.find("\n")
+                if nl < 0 and not final:
+                    break
+                nxt = rest if nl < 0 else rest[:nl]
+                if _ACTION_HEAD.match(nxt) or _THOUGHT.match(nxt) or nxt.strip() == END_OF_PLAN:
+                    raise PlanParseError(
+                        "the line does not close (missing ')')", line_no=p.line_no, line=p.head + buf[:i]
+                    )
+            s.out.append(c)
+            i += 1
+        s.pos = i
+        return False
+
+    def _finish_call(self, out: list[Task], close_at: int) -> None:
+        p = self._pending
+        assert p is not None
+        raw_args = self._buf[:close_at]
+        text = (p.head + raw_args + ")").strip()
+        line_text = p.head + raw_args + ")"
+        arg_text = "".join(p.scan.out)
+        self._consume(close_at + 1)
+        self._pending = None
+        self._after_action = True
+        call_text = text[text.index(".") + 1 :].strip()
+        args, kwargs = _parse_arguments(arg_text, p, line_text)
+        earlier = self._indices
+        if p.name == JOIN:
+            if args or kwargs:
+                raise PlanParseError("join() takes no arguments", line_no=p.line_no, line=line_text)
+            deps: tuple[int, ...] = tuple(t.idx for t in self.tasks)
+        else:
+            args = tuple(_resolve_strings(a, p, line_text, earlier) for a in args)
+            kwargs = {k: _resolve_strings(v, p, line_text, earlier) for k, v in kwargs.items()}
+            refs = references_in(args) | references_in(kwargs)
+            for r in sorted(refs):
+                if r not in earlier:
+                    what = "a later task" if r >= p.idx else "a task that does not exist"
+                    raise PlanParseError(
+                        f"${r} refers to {what}: only outputs of earlier tasks can be used",
+                        line_no=p.line_no,
+                        line=line_text,
+                    )
+            deps = tuple(sorted(refs))
+        thought = " ".join(t for t in self._thought if t) or None
+        self._thought = []
+        task = Task(
+            idx=p.idx,
+            name=p.name,
+            args=args,
+            kwargs=kwargs,
+            dependencies=deps,
+            thought=thought,
+            line_no=p.line_no,
+            text=call_text,
+        )
+        self._indices.add(p.idx)
+        self.tasks.append(task)
+        if task.is_join:
+            self.done = True
+        out.append(task)
+
+    def _rest_of_line(self, *, final: bool) -> bool:
+        nl = self._buf.find("\n")
+        rest = self._buf if nl < 0 else self._buf[:nl]
+        stripped = rest.strip()
+        if nl < 0 and not final:
+            return False
+        if stripped == END_OF_PLAN:
+            if not self.done:
+                raise self._fail("<END_OF_PLAN> before join(): the plan must end with join()", rest)
+            self._seen_end = True
+        elif stripped:
+            raise self._fail("unexpected text after the call", self.tasks[-1].text + rest)
+        self._consume(len(rest) + (1 if nl >= 0 else 0))
+        self._after_action = False
+        return True
+
+
+def _parse_arguments(arg_text: str, p: _Pending, line: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    source = "f(" + arg_text + ")"
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        hint = ""
+        if "$" in arg_text:
+            hint = " (a reference is written $N or ${N} with N a task number)"
+        raise PlanParseError(f"arguments are not valid literals: {exc.msg}{hint}", line_no=p.line_no, line=line) from None
+    call = tree.body
+    assert isinstance(call, ast.Call)
+    args: list[Any] = []
+    for node in call.args:
+        if isinstance(node, ast.Starred):
+            raise PlanParseError("*arguments are not allowed", line_no=p.line_no, line=line)
+        args.append(_literal(node, p, line))
+    kwargs: dict[str, Any] = {}
+    for kw in call.keywords:
+        if kw.arg is None:
+            raise PlanParseError("**arguments are not allowed", line_no=p.line_no, line=line)
+        kwargs[kw.arg] = _literal(kw.value, p, line)
+    return tuple(args), kwargs
+
+
+_NAMED_CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None, "none": None}
+
+
+def _literal(node: ast.AST, p: _Pending, line: str) -> Any:
+    """Convert an AST node holding a literal; references become `Ref`. Never evaluates anything."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, (str, int, float, bool, type(None))):
+            return node.value
+        raise PlanParseError(f"unsupported literal {ast.unparse(node)!r}", line_no=p.line_no, line=line)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _literal(node.operand, p, line)
+        if isinstance(inner, (int, float)) and not isinstance(inner, bool):
+            return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items = [_literal(e, p, line) for e in node.elts]
+        return tuple(items) if isinstance(node, ast.Tuple) else items
+    if isinstance(node, ast.Dict):
+        out: dict[Any, Any] = {}
+        for k, v in zip(node.keys, node.values, strict=True):
+            if k is None:
+                raise PlanParseError("**mapping inside a dict is not allowed", line_no=p.line_no, line=line)
+            key = _literal(k, p, line)
+            if not isinstance(key, (str, int, float, bool, type(None))):
+                raise PlanParseError("dict keys must be plain literals", line_no=p.line_no, line=line)
+            out[key] = _literal(v, p, line)
+        return out
+    ref = _ref_from_node(node)
+    if ref is not None:
+        return ref
+    if isinstance(node, ast.Name) and node.id.lower() in _NAMED_CONSTANTS:
+        return _NAMED_CONSTANTS[node.id.lower()]
+    shown = ast.unparse(node)
+    shown = re.sub(r"__tinyplan_ref_(\d+)__", r"$\1", shown)
+    raise PlanParseError(
+        f"{shown!r} is not a literal: arguments must be strings, numbers, booleans, None, lists, dicts or $N "
+        "references (put text in quotes)",
+        line_no=p.line_no,
+        line=line,
+    )
+
+
+def _ref_from_node(node: ast.AST) -> Ref | None:
+    path: list[str | int] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            path.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(
+            node.slice.value, (int, str)
+        ) and not isinstance(node.slice.value, bool):
+            path.append(node.slice.value)
+            node = node.value
+        else:
+            break
+    if isinstance(node, ast.Name):
+        m = _PLACEHOLDER_RE.match(node.id)
+        if m:
+            return Ref(int(m.group(1)), tuple(reversed(path)))
+    return None
+
+
+def _path_from_text(text: str) -> tuple[str | int, ...]:
+    parts: list[str | int] = []
+    for m in _PATH_PART.finditer(text):
+        if m.group(1) is not None:
+            parts.append(m.group(1))
+        elif m.group(2) is not None:
+            parts.append(int(m.group(2)))
+        else:
+            parts.append(m.group(3) if m.group(3) is not None else m.group(4))
+    return tuple(parts)
+
+
+def _resolve_strings(value: Any, p: _Pending, line: str, earlier: Collection[int]) -> Any:
+    """Turn strings holding references into `Ref` (exact) or `Interpolated` (inside prose), recursively."""
+    if isinstance(value, str):
+        exact = _EXACT_REF.fullmatch(value.strip())
+        if exact:
+            return Ref(int(exact.group(1) or exact.group(2)), _path_from_text(exact.group(3)))
+        parts: list[str | Ref] = []
+        last = 0
+        for m in _PROSE_REF.finditer(value):
+            n = int(m.group(1) or m.group(2))
+            if m.group(2) is not None and n not in earlier:
+                continue  # "$7" in prose that is not a task reference: leave as text
+            if m.start() > last:
+                parts.append(value[last : m.start()])
+            parts.append(Ref(n))
+            last = m.end()
+        if not parts:
+            return value
+        if last < len(value):
+            parts.append(value[last:])
+        return Interpolated(tuple(parts))
+    if isinstance(value, list):
+        return [_resolve_strings(v, p, line, earlier) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_resolve_strings(v, p, line, earlier) for v in value)
+    if isinstance(value, dict):
+        return {k: _resolve_strings(v, p, line, earlier) for k, v in value.items()}
+    return value
+
+
+def parse_plan(text: str, tools: Collection[str] | None = None) -> list[Task]:
+    """Parse a whole plan text at once (the same result as feeding it in any chunks).
+
+    Raises:
+        PlanParseError: The text is not a valid plan.
+    """
+    parser = PlanParser(tools)
+    tasks = parser.feed(text)
+    tasks += parser.close()
+    return tasks
+
+
+def iter_tasks(chunks: Iterable[str], tools: Collection[str] | None = None) -> Iterable[Task]:
+    """Parse a plan from an iterable of text chunks, yielding tasks as they complete."""
+    parser = PlanParser(tools)
+    for chunk in chunks:
+        yield from parser.feed(chunk)
+    yield from parser.close()
