@@ -28,7 +28,7 @@ from tinyplan._errors import (
 from tinyplan._events import (
     Event,
     FinalAnswer,
-    JoinDecision,
+    JoinDecided,
     PlanParseFailed,
     Replanning,
     TaskFinished,
@@ -37,7 +37,10 @@ from tinyplan._events import (
     Token,
 )
 from tinyplan._executor import TaskFetchingUnit, TaskResult, TaskState, build_graph, observation_text
+from tinyplan._joiner import JoinDecision, parse_join
 from tinyplan._parser import END_OF_PLAN, Interpolated, PlanParser, Ref, Task, parse_plan
+from tinyplan._planner import Plan, Planner, PlanResult, Timings, ToolSelection, ToolSelector
+from tinyplan._prompt import PromptParts, PromptRenderer, count_tokens
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, get_tool, tool
 
 __version__ = "0.1.0"
@@ -55,15 +58,21 @@ __all__ = [
     "Event",
     "FinalAnswer",
     "Interpolated",
+    "JoinDecided",
     "JoinDecision",
     "JoinerError",
     "Message",
     "ModelError",
     "PlanError",
+    "Plan",
     "PlanParseError",
     "PlanParseFailed",
     "PlanParser",
+    "PlanResult",
     "PlanValidationError",
+    "Planner",
+    "PromptParts",
+    "PromptRenderer",
     "Ref",
     "Replanning",
     "ScriptedBackend",
@@ -77,16 +86,21 @@ __all__ = [
     "TaskState",
     "TinyplanError",
     "Token",
+    "Timings",
     "Tool",
     "ToolArgumentError",
     "ToolDefinitionError",
+    "ToolSelection",
+    "ToolSelector",
     "Toolset",
     "ToolsetError",
     "Usage",
     "build_graph",
     "complete",
+    "count_tokens",
     "get_tool",
     "observation_text",
+    "parse_join",
     "parse_plan",
     "tool",
 ]

@@ -2,7 +2,7 @@
 
 Order within one planning round: `Token` events while the plan streams, interleaved with `TaskParsed` (each task
 the moment its line closes), `TaskStarted` and `TaskFinished` (tools run while the model still writes); then
-`JoinDecision`; then either `Replanning` and the next round, or `FinalAnswer` last.
+`JoinDecided`; then either `Replanning` and the next round, or `FinalAnswer` last.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from tinyplan._executor import TaskResult
-    from tinyplan._joiner import JoinDecision as Decision
+    from tinyplan._joiner import JoinDecision
     from tinyplan._parser import Task
     from tinyplan._planner import PlanResult
 
 __all__ = [
     "Event",
     "FinalAnswer",
-    "JoinDecision",
+    "JoinDecided",
     "PlanParseFailed",
     "Replanning",
     "TaskFinished",
@@ -71,10 +71,10 @@ class PlanParseFailed:
 
 
 @dataclass(frozen=True, slots=True)
-class JoinDecision:
+class JoinDecided:
     """The joiner decided: finish with an answer, or replan with a reason."""
 
-    decision: Decision
+    decision: JoinDecision
     round: int = 0
 
 
@@ -94,4 +94,4 @@ class FinalAnswer:
     round: int = 0
 
 
-Event = Token | TaskParsed | TaskStarted | TaskFinished | PlanParseFailed | JoinDecision | Replanning | FinalAnswer
+Event = Token | TaskParsed | TaskStarted | TaskFinished | PlanParseFailed | JoinDecided | Replanning | FinalAnswer

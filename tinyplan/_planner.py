@@ -1,0 +1,603 @@
+"""The planner loop: prompt → streamed plan → parallel execution → join → answer or replan.
+
+``Planner(backend, tools).run(query)`` is tinyplan's public face. One round streams a plan from the backend through
+the `PlanParser` into the `TaskFetchingUnit`, so tools start while the model is still writing (LLMCompiler, Kim et al.
+2023). The joiner then finishes or asks for a replan; the next round's prompt carries every earlier plan with its
+observations. Side-effecting calls that already succeeded are never run again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import anyio
+import tokenizers
+
+from tinyplan._backend import Backend, CompletionRequest, Message, Usage
+from tinyplan._errors import BackendError, JoinerError, PlanParseError, TinyplanError
+from tinyplan._events import (
+    Event,
+    FinalAnswer,
+    JoinDecided,
+    PlanParseFailed,
+    Replanning,
+    TaskFinished,
+    TaskParsed,
+    TaskStarted,
+    Token,
+)
+from tinyplan._executor import ERROR_STATES, ApproveFn, TaskFetchingUnit, TaskResult, TaskState, observation_text
+from tinyplan._joiner import JoinDecision, parse_join
+from tinyplan._parser import END_OF_PLAN, PlanParser, Task
+from tinyplan._prompt import PromptParts, PromptRenderer, RoundView, count_tokens
+from tinyplan._tools import Toolset, ToolLike, as_toolset, canonical_arguments
+
+__all__ = ["GrammarLevel", "Plan", "PlanResult", "Planner", "Timings", "ToolSelection", "ToolSelector"]
+
+GrammarLevel = Literal["syntax", "typed"]
+JoinMode = Literal["llm", "observations"]
+Status = Literal["answered", "replan_limit", "join_failed"]
+
+
+@dataclass
+class Timings:
+    """Seconds spent per phase. Durations add up over rounds; the ``first_*`` fields count from the run's start.
+
+    Attributes:
+        retrieval: Tool/example selection (ToolRAG) before the first prompt.
+        prompt_build: Rendering prompts and grammars.
+        time_to_first_token: Run start → first plan token of the first round.
+        time_to_first_tool_start: Run start → the first tool call starting.
+        plan_generation: Request sent → plan stream ended (all rounds).
+        execution: Plan stream started → last task finished, minus the part overlapping generation.
+        join: Joiner calls (0 in ``join="observations"`` mode).
+        total: The whole run.
+    """
+
+    retrieval: float = 0.0
+    prompt_build: float = 0.0
+    time_to_first_token: float | None = None
+    time_to_first_tool_start: float | None = None
+    plan_generation: float = 0.0
+    execution: float = 0.0
+    join: float = 0.0
+    total: float = 0.0
+
+
+@dataclass
+class Plan:
+    """One planning round.
+
+    Attributes:
+        round: 0 for the first plan, 1 for the first replan, …
+        prompt: The request sent to the backend.
+        text: The plan text as the model streamed it.
+        tasks: The parsed tasks, in order.
+        results: Each task's result, in plan order.
+        parse_error: Why the text stopped parsing (the tasks before it still ran), or None.
+        decision: The join decision taken after this plan (None if the run ended with an error first).
+        usage: Tokens of the plan request (and the joiner request, when one was made).
+        prompt_tokens: Size of the planner prompt in tokens, when a tokenizer is available.
+    """
+
+    round: int
+    prompt: CompletionRequest
+    text: str = ""
+    tasks: list[Task] = field(default_factory=list)
+    results: list[TaskResult] = field(default_factory=list)
+    parse_error: str | None = None
+    decision: JoinDecision | None = None
+    usage: Usage = field(default_factory=Usage)
+    prompt_tokens: int | None = None
+
+    @property
+    def failed(self) -> list[TaskResult]:
+        """Tasks that ended in an error state (failed, timed out, skipped, refused)."""
+        return [r for r in self.results if r.state in ERROR_STATES]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "round": self.round,
+            "text": self.text,
+            "tasks": [r.to_dict() for r in self.results],
+            "parse_error": self.parse_error,
+            "decision": None
+            if self.decision is None
+            else {
+                "action": self.decision.action,
+                "thought": self.decision.thought,
+                "answer": self.decision.answer,
+                "reason": self.decision.reason,
+            },
+            "usage": {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens},
+            "prompt_tokens": self.prompt_tokens,
+        }
+
+
+@dataclass
+class PlanResult:
+    """Everything a run produced.
+
+    Attributes:
+        query: The user's request.
+        answer: The final answer (joiner's Finish text, or the rendered observations in ``join="observations"``
+            mode); None when the run ended without one (see ``status``).
+        status: ``"answered"``; ``"replan_limit"`` (the plan still needed replanning when ``max_replans`` ran out);
+            ``"join_failed"`` (the joiner's reply fit neither Finish nor Replan).
+        plans: Every plan, in order.
+        timings: Per-phase timings.
+        usage: Tokens over all requests.
+        tools: Names of the tools the planner was shown (after ToolRAG selection).
+        error: A description of what went wrong when ``status`` is not ``"answered"``.
+    """
+
+    query: str
+    answer: str | None = None
+    status: Status = "answered"
+    plans: list[Plan] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+    usage: Usage = field(default_factory=Usage)
+    tools: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def observations(self) -> list[TaskResult]:
+        """Every task result of every plan, in order (joins excluded)."""
+        return [r for p in self.plans for r in p.results if not r.task.is_join]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (observations converted to JSON data, or text when they are not JSON-able)."""
+        return {
+            "query": self.query,
+            "answer": self.answer,
+            "status": self.status,
+            "error": self.error,
+            "tools": self.tools,
+            "plans": [p.to_dict() for p in self.plans],
+            "timings": vars(self.timings),
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+                "cached_tokens": self.usage.cached_tokens,
+            },
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        """`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
+
+
+@dataclass(frozen=True)
+class ToolSelection:
+    """What a ToolRAG step chose for one request: tool names and example plans (best first)."""
+
+    tools: Sequence[str]
+    examples: Sequence[str] = ()
+
+
+@runtime_checkable
+class ToolSelector(Protocol):
+    """The planner's view of a ToolRAG retriever: ``select(request, toolset)`` returning chosen tools and examples.
+
+    `tinyplan.rag` provides implementations (TinyAgent's ToolRAG, Erdogan et al. 2024).
+    """
+
+    async def select(self, request: str, toolset: Toolset) -> Any:
+        """Return an object with ``tools`` (names, or (name, score) pairs) and ``examples`` (texts or pairs)."""
+        ...
+
+
+def _names(items: Iterable[Any]) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, tuple) and item and isinstance(item[0], str):
+            out.append(item[0])
+        else:
+            name = getattr(item, "name", None) or getattr(item, "text", None)
+            if isinstance(name, str):
+                out.append(name)
+    return out
+
+
+class Planner:
+    """Plans with a language model and runs the plan: the LLMCompiler loop for small local models.
+
+    Args:
+        backend: The language model (any `Backend`).
+        tools: A `Toolset`, or tools/`@tool` functions.
+        examples: In-context example plans (default: the toolset's ``examples``).
+        instructions: Extra planner rules (default: the toolset's ``instructions``).
+        join: ``"llm"`` asks the model to Finish or Replan; ``"observations"`` (TinyAgent's Mac assistant mode)
+            answers with the observations and needs no extra model call.
+        joiner_backend: A different backend for the joiner (default: ``backend``).
+        max_replans: How many replans are allowed (0: never replan).
+        replan_on_error: A failed, timed-out or skipped task (or a plan that does not parse) causes a replan
+            while replans remain, without asking the joiner.
+        grammar: Constrain the plan with a GBNF grammar generated from the tools: ``"syntax"`` (names and line
+            shape) or ``"typed"`` (argument shapes too); None for no grammar. Needs a backend that supports grammars.
+        chat: Send chat messages (static prompt as system message) instead of one completion prompt.
+        approve: Asked before every side-effecting tool runs (sync or async, gets the `TaskResult` with its
+            ``arguments``); False refuses and the task's observation says so.
+        retriever: A ToolRAG step choosing the tools and examples for each request (see `tinyplan.rag`).
+        max_tokens: Tokens the plan may take per round.
+        max_concurrency: At most this many tools run at once.
+        tool_timeout: Default seconds per tool call.
+        plan_timeout: Seconds for executing one plan.
+        today: Returns the date shown in the prompt (default: today's date, computed at each call).
+        tokenizer: A `tokenizers.Tokenizer` to count prompt tokens when the backend has no ``count_tokens``.
+
+    Raises:
+        TinyplanError: ``grammar`` is set but the backend does not support grammars.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        tools: Toolset | Iterable[ToolLike] = (),
+        *,
+        examples: Sequence[str] | None = None,
+        instructions: Sequence[str] | None = None,
+        join: JoinMode = "llm",
+        joiner_backend: Backend | None = None,
+        max_replans: int = 1,
+        replan_on_error: bool = True,
+        grammar: GrammarLevel | None = None,
+        chat: bool = True,
+        approve: ApproveFn | None = None,
+        retriever: ToolSelector | None = None,
+        max_tokens: int = 512,
+        max_concurrency: int | None = None,
+        tool_timeout: float | None = None,
+        plan_timeout: float | None = None,
+        today: Callable[[], dt.date] | None = None,
+        tokenizer: tokenizers.Tokenizer | None = None,
+        renderer: PromptRenderer | None = None,
+    ) -> None:
+        if max_replans < 0:
+            raise ValueError("max_replans must be 0 or more")
+        if join not in ("llm", "observations"):
+            raise ValueError(f"join must be 'llm' or 'observations', not {join!r}")
+        if grammar not in (None, "syntax", "typed"):
+            raise ValueError(f"grammar must be None, 'syntax' or 'typed', not {grammar!r}")
+        if grammar is not None and not getattr(backend, "supports_grammar", False):
+            raise TinyplanError(f"{type(backend).__name__} does not support grammars; use grammar=None")
+        self.backend = backend
+        self.tools = as_toolset(tools)
+        self.examples = list(self.tools.examples if examples is None else examples)
+        self.instructions = list(self.tools.instructions if instructions is None else instructions)
+        self.join: JoinMode = join
+        self.joiner_backend = joiner_backend or backend
+        self.max_replans = max_replans
+        self.replan_on_error = replan_on_error
+        self.grammar: GrammarLevel | None = grammar
+        self.chat = chat
+        self.approve = approve
+        self.retriever = retriever
+        self.max_tokens = max_tokens
+        self.max_concurrency = max_concurrency
+        self.tool_timeout = tool_timeout
+        self.plan_timeout = plan_timeout
+        self.today = today or dt.date.today
+        self.tokenizer = tokenizer
+        self.renderer = renderer or PromptRenderer()
+        self._grammar_cache: dict[tuple[str, ...], str] = {}
+
+    # ---------------------------------------------------------------------------------------------------- public
+    def render_prompt(self, query: str) -> PromptParts:
+        """The first planning prompt for ``query`` with the full toolset (for inspection and snapshot tests)."""
+        return self.renderer.planner(
+            self.tools, query, instructions=self.instructions, examples=self.examples, today=self.today()
+        )
+
+    async def run(self, query: str) -> PlanResult:
+        """Plan, execute, join (and replan as needed); return the `PlanResult`.
+
+        Raises:
+            BackendError: The backend failed (every task the plan had started is cancelled first).
+        """
+        result: PlanResult | None = None
+        async with contextlib.aclosing(self.stream(query)) as events:
+            async for event in events:
+                if isinstance(event, FinalAnswer):
+                    result = event.result
+        assert result is not None
+        return result
+
+    def run_sync(self, query: str) -> PlanResult:
+        """`run` from synchronous code (starts an event loop with `anyio.run`)."""
+        return anyio.run(self.run, query)
+
+    async def stream(self, query: str) -> AsyncIterator[Event]:
+        """Run like `run`, yielding typed events in causal order; `FinalAnswer` comes last.
+
+        Close the iterator early with ``contextlib.aclosing`` to stop the run (running tools are cancelled).
+
+        Raises:
+            BackendError: The backend failed (running tasks are cancelled before it propagates).
+        """
+        send, receive = anyio.create_memory_object_stream[Event](math.inf)
+        failure: list[BaseException] = []
+
+        async def produce() -> None:
+            async with send:
+                try:
+                    await self._run(query, send.send_nowait)
+                except TinyplanError as exc:
+                    failure.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            try:
+                async with receive:
+                    async for event in receive:
+                        yield event
+            finally:
+                tg.cancel_scope.cancel()
+        if failure:
+            raise failure[0]
+
+    # ------------------------------------------------------------------------------------------------ the loop
+    async def _select_tools(self, query: str, result: PlanResult) -> tuple[Toolset, list[str]]:
+        if self.retriever is None:
+            return self.tools, self.examples
+        started = time.perf_counter()
+        selection = await self.retriever.select(query, self.tools)
+        result.timings.retrieval = time.perf_counter() - started
+        names = [n for n in _names(getattr(selection, "tools", ())) if n in self.tools]
+        if not names:
+            return self.tools, self.examples  # nothing selected: fall back to every tool
+        examples = _names(getattr(selection, "examples", ()))
+        return self.tools.subset(names), examples
+
+    def _grammar_for(self, toolset: Toolset) -> str | None:
+        if self.grammar is None:
+            return None
+        key = (self.grammar, *toolset.names)
+        if key not in self._grammar_cache:
+            from tinyplan._grammar import plan_grammar
+
+            self._grammar_cache[key] = plan_grammar(toolset, self.grammar)
+        return self._grammar_cache[key]
+
+    async def _run(self, query: str, emit: Callable[[Event], None]) -> None:
+        run_start = time.perf_counter()
+        result = PlanResult(query=query)
+        toolset, examples = await self._select_tools(query, result)
+        full_toolset_used = toolset is self.tools
+        reuse: dict[str, Any] = {}
+        done_side_effects: list[str] = []
+        views: list[RoundView] = []
+        reason = ""
+        for round_no in range(self.max_replans + 1):
+            if round_no:
+                emit(Replanning(reason, round=round_no))
+            built = time.perf_counter()
+            if round_no == 0:
+                parts = self.renderer.planner(
+                    toolset, query, instructions=self.instructions, examples=examples, today=self.today()
+                )
+            else:
+                parts = self.renderer.replan(
+                    toolset,
+                    query,
+                    views,
+                    instructions=self.instructions,
+                    examples=examples,
+                    done_side_effects=done_side_effects,
+                    today=self.today(),
+                )
+            request = parts.request(
+                chat=self.chat, stop=(END_OF_PLAN,), max_tokens=self.max_tokens, grammar=self._grammar_for(toolset)
+            )
+            result.tools = toolset.names
+            result.timings.prompt_build += time.perf_counter() - built
+            plan = Plan(round=round_no, prompt=request)
+            plan.prompt_tokens = await count_tokens(request.text, backend=self.backend, tokenizer=self.tokenizer)
+            result.plans.append(plan)
+            await self._plan_and_execute(plan, toolset, reuse, emit, result, run_start)
+
+            for r in plan.results:
+                if r.ok and not r.reused and r.arguments is not None:
+                    t = toolset.get(r.task.name)
+                    if t is not None and t.side_effects:
+                        reuse[canonical_arguments(t.name, r.arguments)] = r.observation
+                        call = ", ".join(f"{k}={v!r}" for k, v in r.arguments.items())
+                        done_side_effects.append(f"{t.name}({call}) -> {_short(observation_text(r.observation))}")
+
+            can_replan = round_no < self.max_replans
+            errors = [r for r in plan.failed if r.state is not TaskState.REFUSED]
+            if can_replan and self.replan_on_error and (plan.parse_error or errors):
+                why = plan.parse_error or "; ".join(f"task {r.task.idx} {r.state.value}: {r.error}" for r in errors)
+                decision = JoinDecision("replan", thought="", reason=why)
+            elif self.join == "observations":
+                decision = JoinDecision("finish", answer=_observations_answer(plan))
+            else:
+                join_started = time.perf_counter()
+                try:
+                    decision = await self._llm_join(query, [*views, _view(plan, "")], can_replan, plan, emit, round_no)
+                except JoinerError as exc:
+                    result.timings.join += time.perf_counter() - join_started
+                    result.status = "join_failed"
+                    result.error = str(exc)
+                    break
+                result.timings.join += time.perf_counter() - join_started
+            plan.decision = decision
+            emit(JoinDecided(decision, round=round_no))
+            if decision.action == "finish":
+                result.answer = decision.answer
+                result.status = "answered"
+                result.error = None
+                break
+            reason = decision.reason or ""
+            views.append(_view(plan, decision.thought or reason))
+            if not can_replan:
+                result.status = "replan_limit"
+                result.error = f"the plan still needed replanning after {self.max_replans} replan(s): {reason}"
+                break
+            if not full_toolset_used and ("unknown tool" in reason or "not in the list" in reason):
+                toolset, examples, full_toolset_used = self.tools, self.examples, True  # ToolRAG missed a tool
+        for p in result.plans:
+            result.usage = result.usage + p.usage
+        result.timings.total = time.perf_counter() - run_start
+        emit(FinalAnswer(result, round=len(result.plans) - 1))
+
+    async def _plan_and_execute(
+        self,
+        plan: Plan,
+        toolset: Toolset,
+        reuse: dict[str, Any],
+        emit: Callable[[Event], None],
+        result: PlanResult,
+        run_start: float,
+    ) -> None:
+        round_no = plan.round
+        parser = PlanParser(toolset)
+        first_start: list[float] = []
+
+        def on_task_event(event: Event) -> None:
+            if isinstance(event, TaskStarted):
+                if not first_start:
+                    first_start.append(time.perf_counter())
+                emit(TaskStarted(event.result, round=round_no))
+            elif isinstance(event, TaskFinished):
+                emit(TaskFinished(event.result, round=round_no))
+
+        tfu = TaskFetchingUnit(
+            toolset,
+            max_concurrency=self.max_concurrency,
+            tool_timeout=self.tool_timeout,
+            approve=self.approve,
+            reuse=reuse,
+            on_event=on_task_event,
+        )
+        send, receive = anyio.create_memory_object_stream[Task](math.inf)
+        backend_error: list[BaseException] = []
+        sent = time.perf_counter()
+        stream_end = sent
+
+        async def execute() -> None:
+            async with receive:
+                await tfu.run(receive, timeout=self.plan_timeout)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(execute)
+            async with send:
+                try:
+                    await self._stream_plan(plan, parser, send, emit, result, run_start)
+                except PlanParseError as exc:
+                    plan.parse_error = str(exc)
+                    emit(PlanParseFailed(str(exc), round=round_no))
+                except BackendError as exc:
+                    backend_error.append(exc)
+                    tg.cancel_scope.cancel()  # a dead backend cancels every task its plan started
+                stream_end = time.perf_counter()
+        finished = time.perf_counter()
+        plan.text = parser.text
+        plan.tasks = list(parser.tasks)
+        plan.results = [tfu.results[t.idx] for t in plan.tasks if t.idx in tfu.results]
+        for r in plan.results:
+            if not r.state.terminal:  # cancelled before it started
+                r.state = TaskState.CANCELLED
+                r.error = "cancelled: the backend failed"
+                r.finished_at = finished
+        result.timings.plan_generation += stream_end - sent
+        result.timings.execution += max(0.0, finished - stream_end)
+        if first_start and result.timings.time_to_first_tool_start is None:
+            result.timings.time_to_first_tool_start = first_start[0] - run_start
+        if backend_error:
+            raise backend_error[0]
+
+    async def _stream_plan(
+        self,
+        plan: Plan,
+        parser: PlanParser,
+        send: anyio.abc.ObjectSendStream[Task],
+        emit: Callable[[Event], None],
+        result: PlanResult,
+        run_start: float,
+    ) -> None:
+        round_no = plan.round
+        stream = self.backend.stream(plan.prompt)
+        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    plan.usage = chunk.usage
+                if not chunk.text:
+                    continue
+                if result.timings.time_to_first_token is None:
+                    result.timings.time_to_first_token = time.perf_counter() - run_start
+                emit(Token(chunk.text, "plan", round_no))
+                for task in parser.feed(chunk.text):
+                    emit(TaskParsed(task, round_no))
+                    send.send_nowait(task)
+                if parser.done:
+                    break  # everything after join() is ignored: stop generating
+        if not parser.done:
+            for task in parser.close():
+                emit(TaskParsed(task, round_no))
+                send.send_nowait(task)
+        if not parser.done:
+            raise PlanParseError("the plan ended without join()", line_no=parser.text.count("\n") + 1)
+
+    async def _llm_join(
+        self,
+        query: str,
+        views: list[RoundView],
+        can_replan: bool,
+        plan: Plan,
+        emit: Callable[[Event], None],
+        round_no: int,
+    ) -> JoinDecision:
+        prompt = self.renderer.joiner(query, views, can_replan=can_replan, instructions=())
+        if self.chat:
+            request = CompletionRequest(
+                messages=(Message("user", prompt),), max_tokens=self.max_tokens, stop=("<END_OF_RESPONSE>",)
+            )
+        else:
+            request = CompletionRequest(prompt=prompt + "\nThought:", max_tokens=self.max_tokens)
+        parts: list[str] = [] if self.chat else ["Thought:"]
+        stream = self.joiner_backend.stream(request)
+        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    plan.usage = plan.usage + chunk.usage
+                if chunk.text:
+                    parts.append(chunk.text)
+                    emit(Token(chunk.text, "join", round_no))
+        return parse_join("".join(parts))
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _view(plan: Plan, thought: str) -> RoundView:
+    return RoundView(
+        results=[r.render() for r in plan.results if not r.task.is_join], parse_error=plan.parse_error, thought=thought
+    )
+
+
+def _observations_answer(plan: Plan) -> str:
+    """The answer in ``join="observations"`` mode: each task's observation (or error), one per line."""
+    lines = []
+    for r in plan.results:
+        if r.task.is_join:
+            continue
+        if r.ok:
+            lines.append(f"{r.task.idx}. {r.task.name}: {_short(observation_text(r.observation), 500)}")
+        else:
+            lines.append(f"{r.task.idx}. {r.task.name}: ERROR ({r.state.value}): {r.error}")
+    if plan.parse_error:
+        lines.append(f"(the plan could not be parsed further: {plan.parse_error})")
+    return "\n".join(lines) if lines else "(the plan called no tools)"

@@ -1,0 +1,175 @@
+"""Planner, replan and joiner prompts, rendered from jinja2 templates shipped with the package.
+
+The planner prompt follows LLMCompiler (Kim et al. 2023) and TinyAgent (Erdogan et al. 2024): a numbered list of the
+tools (signature first, then description), the ``join()`` action, the rules, custom instructions, in-context
+examples, then today's date and the question. The static part (everything before the date) comes first and is
+byte-identical across calls with the same tools, instructions and examples, so a backend can reuse its cached prefix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+import tokenizers
+
+from tinyplan._backend import Backend, CompletionRequest, Message
+from tinyplan._tools import Tool
+
+__all__ = ["PromptParts", "PromptRenderer", "count_tokens"]
+
+
+@dataclass(frozen=True, slots=True)
+class PromptParts:
+    """A prompt in two parts: ``static`` (cacheable prefix) and ``tail`` (date, question, earlier plans)."""
+
+    static: str
+    tail: str
+
+    @property
+    def text(self) -> str:
+        """The whole prompt as one text (plain-completion form)."""
+        return f"{self.static}\n{self.tail}"
+
+    def request(
+        self, *, chat: bool, stop: tuple[str, ...] = (), max_tokens: int = 512, grammar: str | None = None
+    ) -> CompletionRequest:
+        """A `CompletionRequest`: chat form puts ``static`` in the system message and ``tail`` in the user message."""
+        if chat:
+            return CompletionRequest(
+                messages=(Message("system", self.static), Message("user", self.tail)),
+                stop=stop,
+                max_tokens=max_tokens,
+                grammar=grammar,
+                cache_key=str(hash(self.static)),
+            )
+        return CompletionRequest(
+            prompt=self.text, stop=stop, max_tokens=max_tokens, grammar=grammar, cache_key=str(hash(self.static))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _ToolView:
+    signature: str
+    description_lines: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundView:
+    """What the replan and joiner templates show of one executed plan.
+
+    Attributes:
+        results: Each task rendered with its observation (`TaskResult.render`), in plan order.
+        parse_error: Why the plan text stopped parsing, if it did.
+        thought: The joiner's thought or the replan reason.
+    """
+
+    results: list[str]
+    parse_error: str | None = None
+    thought: str = ""
+
+
+class PromptRenderer:
+    """Renders the prompts from the package's jinja2 templates (strict undefined: a missing variable is an error).
+
+    Args:
+        loader: A jinja2 loader to override templates (default: ``tinyplan/templates``).
+    """
+
+    def __init__(self, loader: jinja2.BaseLoader | None = None) -> None:
+        self._env = jinja2.Environment(
+            loader=loader or jinja2.PackageLoader("tinyplan", "templates"),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+            trim_blocks=False,
+        )
+
+    def _render(self, name: str, **context: Any) -> str:
+        return self._env.get_template(name).render(**context).strip() + "\n"
+
+    def planner_static(self, tools: Iterable[Tool], instructions: Sequence[str], examples: Sequence[str]) -> str:
+        """The static part of the planner prompt: actions, rules, instructions, examples."""
+        views = [
+            _ToolView(
+                t.signature(), [ln.strip() for ln in t.description.splitlines() if ln.strip()] or ["(no description)"]
+            )
+            for t in tools
+        ]
+        return self._render("planner.jinja2", tools=views, instructions=list(instructions), examples=list(examples))
+
+    def planner(
+        self,
+        tools: Iterable[Tool],
+        query: str,
+        *,
+        instructions: Sequence[str] = (),
+        examples: Sequence[str] = (),
+        today: dt.date | None = None,
+    ) -> PromptParts:
+        """The first planning prompt for ``query``. ``today`` defaults to the date at call time."""
+        static = self.planner_static(tools, instructions, examples)
+        tail = self._render("planner_query.jinja2", today=_date_text(today), query=query.strip())
+        return PromptParts(static, tail)
+
+    def replan(
+        self,
+        tools: Iterable[Tool],
+        query: str,
+        rounds: Sequence[RoundView],
+        *,
+        instructions: Sequence[str] = (),
+        examples: Sequence[str] = (),
+        done_side_effects: Sequence[str] = (),
+        today: dt.date | None = None,
+    ) -> PromptParts:
+        """A replanning prompt: the same static part, then each earlier plan with observations and thought."""
+        static = self.planner_static(tools, instructions, examples)
+        tail = self._render(
+            "replan.jinja2",
+            today=_date_text(today),
+            query=query.strip(),
+            rounds=list(rounds),
+            done_side_effects=list(done_side_effects),
+        )
+        return PromptParts(static, tail)
+
+    def joiner(
+        self, query: str, rounds: Sequence[RoundView], *, can_replan: bool, instructions: Sequence[str] = ()
+    ) -> str:
+        """The joiner prompt: the question, the executed plan(s) with observations, Finish/Replan instructions."""
+        return self._render(
+            "joiner.jinja2",
+            query=query.strip(),
+            rounds=list(rounds),
+            can_replan=can_replan,
+            instructions=list(instructions),
+        )
+
+
+def _date_text(today: dt.date | None) -> str:
+    day = today or dt.date.today()
+    return day.strftime("%A, %Y-%m-%d")
+
+
+async def count_tokens(
+    text: str, *, backend: Backend | None = None, tokenizer: tokenizers.Tokenizer | None = None
+) -> int | None:
+    """Count ``text``'s tokens with the backend's own tokenizer, else a `tokenizers.Tokenizer`, else None.
+
+    A backend offers its tokenizer as an optional ``count_tokens(text) -> int`` method (sync or async), as the
+    llama.cpp backends do.
+    """
+    counter = getattr(backend, "count_tokens", None) if backend is not None else None
+    if callable(counter):
+        value = counter(text)
+        if inspect.isawaitable(value):
+            value = await value
+        return int(value)
+    if tokenizer is not None:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+    return None
