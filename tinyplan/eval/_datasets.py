@@ -1,0 +1,840 @@
+"""Dataset adapters: BFCL v4, T-Eval, TinyAgent and generic JSONL cases, all in one `EvalCase` format.
+
+Every adapter yields `EvalCase` objects: a request, the toolset's OpenAI schemas (names sanitised into valid tool
+names, types normalised to JSON Schema) and the ground-truth plan as `GoldCall` tasks with dependencies. The final
+``join()`` of a plan is implicit: it is never a `GoldCall`, and metrics add it (depending on every task), as the
+parser does for a predicted plan.
+
+Dataset specs (`load_dataset`):
+
+* ``bfcl:<category>``: Berkeley Function Calling Leaderboard v4 (Patil et al., gorilla repository). Categories:
+  ``simple`` (file ``simple_python``), ``multiple``, ``parallel``, ``parallel_multiple``, ``live_parallel``,
+  ``live_parallel_multiple``, ``irrelevance`` (the right plan calls no tool: just ``1. join()``). BFCL calls have no
+  dependencies between them. Argument rules follow BFCL's ``possible_answer`` files (several acceptable values per
+  argument, ``""`` meaning the argument may be omitted).
+* ``teval``: T-Eval's planning set (Chen et al. 2023, ``plan_json_v1.json`` with ``api_descrip.json``): DAG plans
+  with ``prev`` edges; ``FinishAction`` becomes ``join()``. Arguments were recorded from live runs (ids returned by
+  earlier steps), so only the structure is fairly gradeable.
+* ``tinyagent:PATH``: TinyAgent's published format (Erdogan et al. 2024),
+  ``{id: {"input": ..., "output": [{"type": "plan", "raw_output": ..., "parsed_output": [...]}, ...]}}``.
+* ``jsonl:PATH``: one JSON object per line with ``request``, ``tools`` (OpenAI function schemas) and ``plan``
+  (LLMCompiler plan text with ``$N`` references, ending in ``join()``); optional ``id``.
+
+The data root for ``bfcl`` and ``teval`` defaults to ``../shared/evaldata`` relative to the repository, overridden
+by the ``TINYPLAN_EVALDATA`` environment variable or the ``root`` argument.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinyplan._errors import PlanParseError, TinyplanError, ToolDefinitionError, ToolsetError
+from tinyplan._parser import JOIN, Interpolated, Ref, Task, parse_plan
+from tinyplan._tools import Tool, Toolset
+
+__all__ = [
+    "BFCL_CATEGORIES",
+    "EvalCase",
+    "EvalDataError",
+    "GoldCall",
+    "default_root",
+    "load_bfcl",
+    "load_dataset",
+    "load_jsonl",
+    "load_teval",
+    "load_tinyagent",
+    "normalize_schema",
+    "render_plan",
+    "sanitize_name",
+    "sanitize_param",
+]
+
+#: BFCL v4 single-turn categories and their file stems (``BFCL_v4_<stem>.json``).
+BFCL_CATEGORIES: dict[str, str] = {
+    "simple": "simple_python",
+    "simple_python": "simple_python",
+    "multiple": "multiple",
+    "parallel": "parallel",
+    "parallel_multiple": "parallel_multiple",
+    "live_parallel": "live_parallel",
+    "live_parallel_multiple": "live_parallel_multiple",
+    "irrelevance": "irrelevance",
+}
+
+#: How strict-success compares argument values. ``"bfcl"``: BFCL's checker (strings compared case-insensitively
+#: without spaces and ``,./-_*^``; an int fits a float; a dict in an acceptable list is a nested spec of acceptable
+#: values per key). ``"exact"``: equal values (a tuple equals a list, 1 equals 1.0).
+ARG_RULES = ("bfcl", "exact")
+
+
+class EvalDataError(TinyplanError):
+    """An evaluation dataset cannot be found or read, or a record in it is malformed (file and record named)."""
+
+
+@dataclass(frozen=True)
+class GoldCall:
+    """One call of a ground-truth plan.
+
+    Attributes:
+        idx: The task number (1-based, as in a plan).
+        tool: The sanitised tool name (a key of the case's toolset).
+        args: Canonical argument values by parameter name (the first acceptable value of each); values may hold
+            `Ref` / `Interpolated` for ``$N`` references (JSONL and TinyAgent plans).
+        dependencies: Task numbers this call needs, ascending.
+        acceptable: Acceptable values per argument: a list for each argument. Under BFCL rules a dict in the list
+            is a nested spec (key -> list of acceptable values) and ``""`` means "may be omitted".
+        optional: Arguments the prediction may leave out.
+    """
+
+    idx: int
+    tool: str
+    args: dict[str, Any] = field(default_factory=dict, hash=False)
+    dependencies: tuple[int, ...] = ()
+    acceptable: dict[str, list[Any]] = field(default_factory=dict, hash=False)
+    optional: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class EvalCase:
+    """One evaluation case: a request, the tools offered, and the ground-truth plan.
+
+    Attributes:
+        id: The record id in its dataset.
+        dataset: The spec it came from, e.g. ``"bfcl:parallel_multiple"``.
+        request: The user request.
+        tools: The tools offered, in OpenAI tool format (``{"type": "function", "function": {name, description,
+            parameters}}``), names sanitised, parameter types normalised to JSON Schema.
+        gold: The ground-truth plan without its final ``join()`` (empty: the right plan is just ``1. join()``).
+        name_map: Sanitised tool name -> name in the source data.
+        arg_rules: ``"bfcl"`` or ``"exact"``: how strict success compares argument values (see `ARG_RULES`).
+        system: A system message of the source record, if any.
+    """
+
+    id: str
+    dataset: str
+    request: str
+    tools: list[dict[str, Any]] = field(hash=False)
+    gold: list[GoldCall] = field(hash=False)
+    name_map: dict[str, str] = field(default_factory=dict, hash=False)
+    arg_rules: str = "exact"
+    system: str | None = None
+
+    def toolset(self) -> Toolset:
+        """A fresh `Toolset` of stand-in tools that echo their validated arguments (``Tool.from_schema``).
+
+        Raises:
+            EvalDataError: A schema cannot become a tool.
+        """
+        try:
+            return Toolset(Tool.from_schema(schema) for schema in self.tools)
+        except (ToolDefinitionError, ToolsetError) as exc:
+            raise EvalDataError(f"{self.dataset} case {self.id}: bad tool schema: {exc}") from exc
+
+    @property
+    def tool_names(self) -> list[str]:
+        """The sanitised names of the tools offered."""
+        return [s["function"]["name"] for s in self.tools]
+
+    def gold_plan_text(self) -> str:
+        """The ground truth written as an LLMCompiler plan (see `render_plan`)."""
+        return render_plan(self.gold)
+
+
+# ------------------------------------------------------------------------------------------------------ helpers
+_INVALID_CHARS = re.compile(r"[^A-Za-z0-9_]")
+
+
+def sanitize_name(name: str, taken: Mapping[str, str] | None = None) -> str:
+    """A valid tool name for a source name: ``.`` and other non-identifier characters become ``_``.
+
+    A leading digit gets a ``_`` prefix; a Python keyword or ``join`` gets a ``_`` suffix. If ``taken`` (sanitised ->
+    original) already maps the result to another original name, ``_2``, ``_3``... is appended.
+
+    Example: ``"math.factorial"`` -> ``"math_factorial"``.
+    """
+    out = _INVALID_CHARS.sub("_", name) or "_"
+    if out[0].isdigit():
+        out = "_" + out
+    if keyword.iskeyword(out) or out == JOIN:
+        out += "_"
+    if taken is None:
+        return out
+    candidate, n = out, 1
+    while candidate in taken and taken[candidate] != name:
+        n += 1
+        candidate = f"{out}_{n}"
+    return candidate
+
+
+_TYPE_MAP = {
+    "dict": "object",
+    "object": "object",
+    "float": "number",
+    "number": "number",
+    "double": "number",
+    "integer": "integer",
+    "int": "integer",
+    "long": "integer",
+    "string": "string",
+    "str": "string",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "array": "array",
+    "list": "array",
+    "tuple": "array",
+    "null": "null",
+}
+
+
+def normalize_schema(schema: Any) -> Any:
+    """Turn BFCL/T-Eval type names into JSON Schema, recursively (returns a new object; the input is untouched).
+
+    ``dict`` -> ``object``, ``float`` -> ``number``, ``tuple`` -> ``array``, upper-case ``STRING``/``NUMBER`` ->
+    lower case, ``any`` -> no ``type`` (anything). Unknown type names are dropped (anything) rather than guessed.
+    """
+    if isinstance(schema, list):
+        return [normalize_schema(x) for x in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "type":
+            if isinstance(value, str):
+                mapped = _TYPE_MAP.get(value.lower())
+                if mapped is not None:
+                    out["type"] = mapped
+            elif isinstance(value, list):
+                kinds = [_TYPE_MAP[v.lower()] for v in value if isinstance(v, str) and v.lower() in _TYPE_MAP]
+                if kinds:
+                    out["type"] = kinds
+        elif key == "properties" and isinstance(value, Mapping):
+            out["properties"] = {k: normalize_schema(v) for k, v in value.items()}
+        elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf"):
+            out[key] = normalize_schema(value)
+        else:
+            out[key] = value
+    return out
+
+
+def sanitize_param(name: str) -> str:
+    """A parameter name a tool accepts: leading underscores move to the end (``_from`` -> ``from_``), other
+    non-identifier characters become ``_``, a Python keyword gets a ``_`` suffix. (Tool arguments are pydantic
+    fields, which may not start with ``_``.)"""
+    stripped = name.lstrip("_")
+    out = _INVALID_CHARS.sub("_", stripped) + "_" * (len(name) - len(stripped))
+    if not out or out[0].isdigit():
+        out = "p_" + out
+    if keyword.iskeyword(out):
+        out += "_"
+    return out
+
+
+def _tool_schema(
+    name: str, description: str, parameters: Mapping[str, Any], renamed: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An OpenAI tool schema with normalised types; top-level parameters renamed with `sanitize_param`.
+
+    ``renamed`` (if given) receives sanitised -> original for each renamed parameter.
+    """
+    params: dict[str, Any] = normalize_schema(dict(parameters)) if parameters else {}
+    params.setdefault("type", "object")
+    props: dict[str, Any] = dict(params.get("properties") or {})
+    new_props: dict[str, Any] = {}
+    for pname, pschema in props.items():
+        safe = sanitize_param(pname)
+        while safe in new_props or (safe != pname and safe in props):
+            safe += "_"
+        if safe != pname and renamed is not None:
+            renamed[safe] = pname
+        new_props[safe] = pschema
+    params["properties"] = new_props
+    if isinstance(params.get("required"), list):
+        back = {orig: safe for safe, orig in zip(new_props, props, strict=True)}
+        params["required"] = [back.get(r, r) for r in params["required"]]
+    return {"type": "function", "function": {"name": name, "description": description, "parameters": params}}
+
+
+def _literal_text(value: Any) -> str:
+    if isinstance(value, Ref):
+        return str(value)
+    if isinstance(value, Interpolated):
+        text = "".join(str(p) if isinstance(p, Ref) else p for p in value.parts)
+        return json.dumps(text, ensure_ascii=False)
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_literal_text(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_literal_text(k)}: {_literal_text(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def render_plan(gold: Sequence[GoldCall]) -> str:
+    """Write ground-truth calls as an LLMCompiler plan ending in ``join()`` (for display and result files).
+
+    Dependencies that are not visible as ``$N`` references in the arguments (T-Eval's ``prev`` edges over literal
+    values) are noted in a ``Thought:`` line so the text stays a valid plan.
+    """
+    lines: list[str] = []
+    for call in gold:
+        hidden = [d for d in call.dependencies if f"${d}" not in _literal_text(call.args)]
+        if hidden:
+            lines.append("Thought: after " + ", ".join(f"${d}" for d in hidden))
+        args = ", ".join(f"{k}={_literal_text(v)}" for k, v in call.args.items())
+        lines.append(f"{call.idx}. {call.tool}({args})")
+    lines.append(f"{(gold[-1].idx if gold else 0) + 1}. join()<END_OF_PLAN>")
+    return "\n".join(lines)
+
+
+def default_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The evaluation data folder: ``root``, else ``$TINYPLAN_EVALDATA``, else ``<repo>/../shared/evaldata``."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("TINYPLAN_EVALDATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2].parent / "shared" / "evaldata"
+
+
+def _read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise EvalDataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise EvalDataError(f"{path}:{line_no}: not JSON: {exc.msg}") from exc
+            if not isinstance(record, dict):
+                raise EvalDataError(f"{path}:{line_no}: expected a JSON object per line")
+            yield line_no, record
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EvalDataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EvalDataError(f"{path}: not JSON: {exc.msg} (line {exc.lineno})") from exc
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 0:
+        raise EvalDataError(f"limit must be >= 0, got {limit}")
+
+
+# --------------------------------------------------------------------------------------------------------- BFCL
+def _bfcl_canonical(values: list[Any]) -> tuple[Any, bool]:
+    """The first acceptable value (nested specs reduced recursively) and whether omission is allowed."""
+    optional = "" in values
+    for v in values:
+        if v == "":
+            continue
+        return _bfcl_reduce(v), optional
+    return None, optional
+
+
+def _bfcl_reduce(value: Any) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, spec in value.items():
+            if isinstance(spec, list):
+                canonical, optional = _bfcl_canonical(spec)
+                if canonical is None and optional:
+                    continue
+                out[k] = canonical
+            else:
+                out[k] = spec
+        return out
+    if isinstance(value, list):
+        return [_bfcl_reduce(v) for v in value]
+    return value
+
+
+def load_bfcl(category: str, *, limit: int | None = None, root: str | os.PathLike[str] | None = None) -> list[EvalCase]:
+    """Load a BFCL v4 single-turn category (see `BFCL_CATEGORIES`).
+
+    Args:
+        category: E.g. ``"parallel_multiple"``.
+        limit: Keep the first ``limit`` cases (file order).
+        root: The evaluation data folder (default: `default_root`).
+
+    Returns:
+        Cases with ``arg_rules="bfcl"``; irrelevance cases have an empty gold plan.
+
+    Raises:
+        EvalDataError: Unknown category, missing file, malformed record, or an answer naming a tool not offered.
+    """
+    _check_limit(limit)
+    stem = BFCL_CATEGORIES.get(category)
+    if stem is None:
+        raise EvalDataError(f"unknown BFCL category {category!r}; known: {', '.join(sorted(BFCL_CATEGORIES))}")
+    folder = default_root(root) / "bfcl"
+    questions = folder / f"BFCL_v4_{stem}.json"
+    answers: dict[str, list[Any]] = {}
+    if stem != "irrelevance":
+        answer_path = folder / "possible_answer" / f"BFCL_v4_{stem}.json"
+        for line_no, rec in _read_json_lines(answer_path):
+            if "id" not in rec or not isinstance(rec.get("ground_truth"), list):
+                raise EvalDataError(f"{answer_path}:{line_no}: needs id and ground_truth")
+            answers[str(rec["id"])] = rec["ground_truth"]
+    spec = f"bfcl:{category}"
+    cases: list[EvalCase] = []
+    for line_no, rec in _read_json_lines(questions):
+        if limit is not None and len(cases) >= limit:
+            break
+        where = f"{questions}:{line_no}"
+        try:
+            case_id = str(rec["id"])
+            turns = rec["question"]
+            functions = rec["function"]
+            messages = [m for turn in turns for m in turn]
+            request = "\n\n".join(str(m["content"]) for m in messages if m.get("role") == "user")
+            system = "\n\n".join(str(m["content"]) for m in messages if m.get("role") == "system") or None
+        except (KeyError, TypeError) as exc:
+            raise EvalDataError(f"{where}: malformed BFCL record ({exc!r})") from exc
+        name_map: dict[str, str] = {}
+        back: dict[str, str] = {}
+        param_back: dict[str, dict[str, str]] = {}
+        tools: list[dict[str, Any]] = []
+        for fn in functions:
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+                raise EvalDataError(f"{where}: a function without a name")
+            safe = sanitize_name(fn["name"], name_map)
+            name_map[safe] = fn["name"]
+            back[fn["name"]] = safe
+            renamed: dict[str, str] = {}
+            tools.append(_tool_schema(safe, str(fn.get("description", "")), fn.get("parameters") or {}, renamed))
+            param_back[safe] = {orig: new for new, orig in renamed.items()}
+        gold: list[GoldCall] = []
+        if stem != "irrelevance":
+            if case_id not in answers:
+                raise EvalDataError(f"{where}: no ground truth for {case_id!r} in possible_answer")
+            for i, entry in enumerate(answers[case_id], 1):
+                if not isinstance(entry, dict) or len(entry) != 1:
+                    raise EvalDataError(f"{case_id}: ground-truth call {i} is not a one-key object")
+                ((source_name, arg_specs),) = entry.items()
+                if source_name not in back:
+                    raise EvalDataError(f"{case_id}: ground truth calls {source_name!r}, which is not offered")
+                acceptable: dict[str, list[Any]] = {}
+                args: dict[str, Any] = {}
+                optional: set[str] = set()
+                renames = param_back[back[source_name]]
+                for source_arg, values in (arg_specs or {}).items():
+                    arg = renames.get(source_arg, source_arg)
+                    values = values if isinstance(values, list) else [values]
+                    acceptable[arg] = values
+                    canonical, may_omit = _bfcl_canonical(values)
+                    if may_omit:
+                        optional.add(arg)
+                    if not (may_omit and canonical is None):
+                        args[arg] = canonical
+                gold.append(
+                    GoldCall(
+                        idx=i, tool=back[source_name], args=args, acceptable=acceptable, optional=frozenset(optional)
+                    )
+                )
+        cases.append(
+            EvalCase(
+                id=case_id,
+                dataset=spec,
+                request=request,
+                tools=tools,
+                gold=gold,
+                name_map=name_map,
+                arg_rules="bfcl",
+                system=system,
+            )
+        )
+    return cases
+
+
+# ------------------------------------------------------------------------------------------------------- T-Eval
+_TEVAL_FINISH = "FinishAction"
+
+
+def _teval_tools(api_path: Path) -> dict[str, dict[str, Any]]:
+    toolkits = _read_json(api_path)
+    if not isinstance(toolkits, list):
+        raise EvalDataError(f"{api_path}: expected a list of toolkits")
+    out: dict[str, dict[str, Any]] = {}
+    for kit in toolkits:
+        try:
+            for api in kit["api_list"]:
+                full = f"{kit['name']}.{api['name']}"
+                props: dict[str, Any] = {}
+                required: list[str] = []
+                for p in api.get("required_parameters", []):
+                    props[p["name"]] = {"type": p.get("type", "any"), "description": p.get("description", "")}
+                    required.append(p["name"])
+                for p in api.get("optional_parameters", []):
+                    props[p["name"]] = {"type": p.get("type", "any"), "description": p.get("description", "")}
+                returns = "; ".join(f"{r['name']}: {r.get('description', '')}" for r in api.get("return_data", []))
+                description = str(api.get("description", ""))
+                if returns:
+                    description += f" Returns {returns}"
+                out[full] = {
+                    "description": description,
+                    "parameters": {"type": "object", "properties": props, "required": required},
+                }
+        except (KeyError, TypeError) as exc:
+            raise EvalDataError(f"{api_path}: malformed toolkit entry ({exc!r})") from exc
+    return out
+
+
+def load_teval(*, limit: int | None = None, root: str | os.PathLike[str] | None = None) -> list[EvalCase]:
+    """Load T-Eval's planning set (``teval/plan_json_v1.json``, tools from ``teval/api_descrip.json``).
+
+    Each step ``{"id", "prev", "name", "args"}`` becomes a `GoldCall` numbered ``id + 1`` depending on ``prev + 1``;
+    the ``FinishAction`` step is the plan's ``join()`` and is dropped. The tools offered are the sample's
+    ``meta.API_list`` (order kept). Arguments are compared exactly.
+
+    Raises:
+        EvalDataError: Missing files, a malformed sample, or a step naming an API that is not described.
+    """
+    _check_limit(limit)
+    folder = default_root(root) / "teval"
+    apis = _teval_tools(folder / "api_descrip.json")
+    data = _read_json(folder / "plan_json_v1.json")
+    if not isinstance(data, dict):
+        raise EvalDataError(f"{folder / 'plan_json_v1.json'}: expected an object keyed by sample id")
+    cases: list[EvalCase] = []
+    for case_id, sample in data.items():
+        if limit is not None and len(cases) >= limit:
+            break
+        try:
+            api_list = list(sample["meta"]["API_list"])
+            user = [m["content"] for m in sample["origin_prompt"] if m.get("role") == "user"]
+            steps = sample["ground_truth"]
+        except (KeyError, TypeError) as exc:
+            raise EvalDataError(f"T-Eval sample {case_id}: malformed ({exc!r})") from exc
+        if not user:
+            raise EvalDataError(f"T-Eval sample {case_id}: no user message")
+        name_map: dict[str, str] = {}
+        back: dict[str, str] = {}
+        tools: list[dict[str, Any]] = []
+        used = [s.get("name") for s in steps if isinstance(s, dict)]
+        for full in dict.fromkeys([*api_list, *(n for n in used if n != _TEVAL_FINISH)]):
+            if full not in apis:
+                raise EvalDataError(f"T-Eval sample {case_id}: API {full!r} is not in api_descrip.json")
+            safe = sanitize_name(full, name_map)
+            name_map[safe] = full
+            back[full] = safe
+            tools.append(_tool_schema(safe, apis[full]["description"], apis[full]["parameters"]))
+        gold: list[GoldCall] = []
+        for step in steps:
+            try:
+                name, sid, prev, args = step["name"], int(step["id"]), step.get("prev", []), step.get("args") or {}
+            except (KeyError, TypeError, ValueError) as exc:
+                raise EvalDataError(f"T-Eval sample {case_id}: malformed step ({exc!r})") from exc
+            if name == _TEVAL_FINISH:
+                continue
+            if not isinstance(args, dict):
+                raise EvalDataError(f"T-Eval sample {case_id}: step {sid} args is not an object")
+            deps = tuple(sorted({int(p) + 1 for p in prev}))
+            if any(d >= sid + 1 for d in deps):
+                raise EvalDataError(f"T-Eval sample {case_id}: step {sid} depends on a later step {prev}")
+            gold.append(
+                GoldCall(
+                    idx=sid + 1,
+                    tool=back[name],
+                    args=dict(args),
+                    dependencies=deps,
+                    acceptable={k: [v] for k, v in args.items()},
+                )
+            )
+        known = {g.idx for g in gold}
+        for g in gold:
+            missing = [d for d in g.dependencies if d not in known]
+            if missing:
+                raise EvalDataError(f"T-Eval sample {case_id}: step {g.idx - 1} depends on unknown steps {missing}")
+        cases.append(
+            EvalCase(id=str(case_id), dataset="teval", request=str(user[-1]), tools=tools, gold=gold, name_map=name_map)
+        )
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------- plan-text gold
+def _bind(task: Task, schema_params: Sequence[str], where: str) -> dict[str, Any]:
+    if len(task.args) > len(schema_params):
+        raise EvalDataError(f"{where}: task {task.idx} {task.name}() has more positional arguments than parameters")
+    bound = dict(zip(schema_params, task.args, strict=False))
+    for k, v in task.kwargs.items():
+        if k in bound:
+            raise EvalDataError(f"{where}: task {task.idx} {task.name}() gives {k!r} twice")
+        bound[k] = v
+    return bound
+
+
+def _gold_from_plan(plan: str, tools: Sequence[Mapping[str, Any]], where: str) -> list[GoldCall]:
+    params = {t["function"]["name"]: list(t["function"]["parameters"].get("properties") or {}) for t in tools}
+    try:
+        tasks = parse_plan(plan, tools=set(params))
+    except PlanParseError as exc:
+        raise EvalDataError(f"{where}: the gold plan does not parse: {exc}") from exc
+    if not tasks or not tasks[-1].is_join:
+        raise EvalDataError(f"{where}: the gold plan must end with join()")
+    gold = []
+    for t in tasks[:-1]:
+        args = _bind(t, params[t.name], where)
+        gold.append(
+            GoldCall(
+                idx=t.idx,
+                tool=t.name,
+                args=args,
+                dependencies=t.dependencies,
+                acceptable={k: [v] for k, v in args.items()},
+            )
+        )
+    return gold
+
+
+def _sanitized_tools(raw_tools: Any, where: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    if not isinstance(raw_tools, list):
+        raise EvalDataError(f"{where}: 'tools' must be a list of OpenAI function schemas")
+    tools: list[dict[str, Any]] = []
+    name_map: dict[str, str] = {}
+    for raw in raw_tools:
+        fn = raw.get("function") if isinstance(raw, dict) and raw.get("type") == "function" else raw
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise EvalDataError(f"{where}: a tool schema without a name: {raw!r:.200}")
+        safe = sanitize_name(fn["name"], name_map)
+        if safe != fn["name"]:
+            raise EvalDataError(
+                f"{where}: tool name {fn['name']!r} is not a valid tool name (use e.g. {safe!r}): plans must call it"
+            )
+        if safe in name_map:
+            raise EvalDataError(f"{where}: duplicate tool name {safe!r}")
+        name_map[safe] = fn["name"]
+        tools.append(_tool_schema(safe, str(fn.get("description", "")), fn.get("parameters") or {}))
+    return tools, name_map
+
+
+def load_jsonl(path: str | os.PathLike[str], *, limit: int | None = None) -> list[EvalCase]:
+    """Load the generic JSONL format: one object per line, ``{"request", "tools", "plan"}`` (+ optional ``id``).
+
+    ``tools`` is a list of OpenAI function schemas (bare ``{name, description, parameters}`` or wrapped
+    ``{"type": "function", "function": {...}}``); ``plan`` is LLMCompiler plan text ending in ``join()``, whose
+    ``$N`` references give the dependencies. Tool names must already be valid tool names. Arguments compare exactly.
+
+    Raises:
+        EvalDataError: A missing file, a line that is not an object with these keys, or a gold plan that does not
+            parse against the listed tools (the line number is named).
+    """
+    _check_limit(limit)
+    p = Path(path)
+    cases: list[EvalCase] = []
+    for line_no, rec in _read_json_lines(p):
+        if limit is not None and len(cases) >= limit:
+            break
+        where = f"{p}:{line_no}"
+        for key, kind in (("request", str), ("plan", str), ("tools", list)):
+            if not isinstance(rec.get(key), kind):
+                raise EvalDataError(f"{where}: needs {key!r} ({kind.__name__})")
+        tools, name_map = _sanitized_tools(rec["tools"], where)
+        gold = _gold_from_plan(rec["plan"], tools, where)
+        cases.append(
+            EvalCase(
+                id=str(rec.get("id", line_no)),
+                dataset=f"jsonl:{p.name}",
+                request=rec["request"],
+                tools=tools,
+                gold=gold,
+                name_map=name_map,
+            )
+        )
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------------- TinyAgent
+def _infer_type(values: list[Any]) -> dict[str, Any]:
+    kinds: set[str] = set()
+    for v in values:
+        if isinstance(v, (Ref, Interpolated)) or (isinstance(v, str) and v.startswith("$")):
+            return {}
+        if isinstance(v, bool):
+            kinds.add("boolean")
+        elif isinstance(v, int):
+            kinds.add("integer")
+        elif isinstance(v, float):
+            kinds.add("number")
+        elif isinstance(v, str):
+            kinds.add("string")
+        elif isinstance(v, (list, tuple)):
+            kinds.add("array")
+        elif isinstance(v, dict):
+            kinds.add("object")
+    if kinds == {"integer", "number"}:
+        kinds = {"number"}
+    return {"type": kinds.pop()} if len(kinds) == 1 else {}
+
+
+def load_tinyagent(path: str | os.PathLike[str], *, limit: int | None = None) -> list[EvalCase]:
+    """Load TinyAgent's published dataset format (Erdogan et al. 2024, "TinyAgent: Function Calling at the Edge").
+
+    The file is ``{id: {"input": request, "output": [{"type": "plan", "raw_output": plan text, "parsed_output":
+    [{"tool_name", "tool_args"}]}, ...]}}``. The gold plan is ``raw_output`` (parsed; its ``$N`` references give the
+    dependencies); when it does not parse, ``parsed_output`` is used with references read from ``"$N"`` strings.
+    Tool schemas are not part of the format: a record's ``tools`` key (OpenAI schemas) is used when present, else the
+    schemas are inferred from every call in the file (parameter names from keyword arguments, ``arg1``... for
+    positional ones; types from the values).
+
+    Raises:
+        EvalDataError: A missing file, a record without an ``input`` or a ``plan`` output.
+    """
+    _check_limit(limit)
+    p = Path(path)
+    data = _read_json(p)
+    if not isinstance(data, dict):
+        raise EvalDataError(f"{p}: expected an object keyed by case id")
+    records: list[tuple[str, str, list[Task], Any]] = []
+    for case_id, rec in data.items():
+        where = f"{p}: case {case_id}"
+        if not isinstance(rec, dict) or not isinstance(rec.get("input"), str):
+            raise EvalDataError(f"{where}: needs an 'input' string")
+        plans = [o for o in rec.get("output", []) if isinstance(o, dict) and o.get("type") == "plan"]
+        if not plans:
+            raise EvalDataError(f"{where}: no output of type 'plan'")
+        plan = plans[0]
+        tasks: list[Task] | None = None
+        if isinstance(plan.get("raw_output"), str):
+            try:
+                tasks = parse_plan(plan["raw_output"])
+            except PlanParseError:
+                tasks = None
+        if tasks is None:
+            tasks = _tasks_from_parsed_output(plan.get("parsed_output"), where)
+        records.append((str(case_id), rec["input"], tasks, rec.get("tools")))
+    inferred = _infer_tinyagent_tools([t for _, _, tasks, _ in records for t in tasks])
+    cases: list[EvalCase] = []
+    for case_id, request, tasks, raw_tools in records:
+        if limit is not None and len(cases) >= limit:
+            break
+        where = f"{p}: case {case_id}"
+        if raw_tools is not None:
+            tools, name_map = _sanitized_tools(raw_tools, where)
+        else:
+            tools = list(inferred.values())
+            name_map = {n: n for n in inferred}
+        params = {t["function"]["name"]: list(t["function"]["parameters"]["properties"]) for t in tools}
+        gold: list[GoldCall] = []
+        for t in tasks:
+            if t.is_join:
+                continue
+            if t.name not in params:
+                raise EvalDataError(f"{where}: the plan calls {t.name!r}, which is not among its tools")
+            args = _bind(t, params[t.name], where)
+            gold.append(
+                GoldCall(
+                    idx=t.idx,
+                    tool=t.name,
+                    args=args,
+                    dependencies=t.dependencies,
+                    acceptable={k: [v] for k, v in args.items()},
+                )
+            )
+        cases.append(
+            EvalCase(
+                id=case_id, dataset=f"tinyagent:{p.name}", request=request, tools=tools, gold=gold, name_map=name_map
+            )
+        )
+    return cases
+
+
+_PARSED_REF = re.compile(r"\$(\d+)")
+
+
+def _tasks_from_parsed_output(parsed: Any, where: str) -> list[Task]:
+    if not isinstance(parsed, list):
+        raise EvalDataError(f"{where}: the plan neither parses nor has a 'parsed_output' list")
+    tasks: list[Task] = []
+    for i, call in enumerate(parsed, 1):
+        if not isinstance(call, dict) or not isinstance(call.get("tool_name"), str):
+            raise EvalDataError(f"{where}: parsed_output entry {i} has no tool_name")
+        raw_args = call.get("tool_args", [])
+        args: tuple[Any, ...] = ()
+        kwargs: dict[str, Any] = {}
+        if isinstance(raw_args, dict):
+            kwargs = dict(raw_args)
+        elif isinstance(raw_args, list):
+            args = tuple(raw_args)
+        else:
+            args = (raw_args,)
+        deps = sorted({int(m) for m in _PARSED_REF.findall(json.dumps([args, kwargs])) if 0 < int(m) < i})
+        tasks.append(Task(idx=i, name=call["tool_name"], args=args, kwargs=kwargs, dependencies=tuple(deps)))
+    if tasks and tasks[-1].name == JOIN:
+        tasks[-1] = Task(idx=tasks[-1].idx, name=JOIN, dependencies=tuple(t.idx for t in tasks[:-1]))
+    return tasks
+
+
+def _infer_tinyagent_tools(tasks: Sequence[Task]) -> dict[str, dict[str, Any]]:
+    seen: dict[str, dict[str, list[Any]]] = {}
+    positional: dict[str, int] = {}
+    for t in tasks:
+        if t.is_join:
+            continue
+        params = seen.setdefault(t.name, {})
+        positional[t.name] = max(positional.get(t.name, 0), len(t.args))
+        for i, v in enumerate(t.args, 1):
+            params.setdefault(f"arg{i}", []).append(v)
+        for k, v in t.kwargs.items():
+            params.setdefault(k, []).append(v)
+    out: dict[str, dict[str, Any]] = {}
+    for name, params in seen.items():
+        ordered = [f"arg{i}" for i in range(1, positional[name] + 1)] + [k for k in params if not k.startswith("arg")]
+        props = {k: _infer_type(params[k]) for k in ordered}
+        out[name] = _tool_schema(
+            sanitize_name(name),
+            f"{name} (schema inferred from the dataset's calls)",
+            {"type": "object", "properties": props, "required": []},
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------- entry
+def load_dataset(spec: str, *, limit: int | None = None, root: str | os.PathLike[str] | None = None) -> list[EvalCase]:
+    """Load evaluation cases from a dataset spec.
+
+    Args:
+        spec: ``bfcl:<category>`` (see `BFCL_CATEGORIES`), ``teval``, ``tinyagent:PATH`` or ``jsonl:PATH``.
+        limit: Keep at most this many cases (the first ones in file order).
+        root: Data folder for ``bfcl``/``teval`` (default: `default_root`).
+
+    Returns:
+        The cases, in file order.
+
+    Raises:
+        EvalDataError: An unknown spec, missing data or a malformed record.
+    """
+    kind, _, arg = spec.partition(":")
+    if kind == "bfcl":
+        if not arg:
+            raise EvalDataError("bfcl needs a category, e.g. bfcl:parallel_multiple")
+        return load_bfcl(arg, limit=limit, root=root)
+    if kind == "teval":
+        return load_teval(limit=limit, root=root)
+    if kind == "jsonl":
+        if not arg:
+            raise EvalDataError("jsonl needs a path, e.g. jsonl:cases.jsonl")
+        return load_jsonl(arg, limit=limit)
+    if kind == "tinyagent":
+        if not arg:
+            raise EvalDataError("tinyagent needs a path, e.g. tinyagent:testing_data.json")
+        return load_tinyagent(arg, limit=limit)
+    raise EvalDataError(f"unknown dataset spec {spec!r}: use bfcl:<category>, teval, tinyagent:PATH or jsonl:PATH")
