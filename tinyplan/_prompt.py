@@ -94,12 +94,11 @@ class PromptRenderer:
 
     def planner_static(self, tools: Iterable[Tool], instructions: Sequence[str], examples: Sequence[str]) -> str:
         """The static part of the planner prompt: actions, rules, instructions, examples."""
-        views = [
-            _ToolView(
-                t.signature(), [ln.strip() for ln in t.description.splitlines() if ln.strip()] or ["(no description)"]
-            )
-            for t in tools
-        ]
+        views = []
+        for t in tools:
+            lines = [ln.strip() for ln in t.description.splitlines() if ln.strip()]
+            lines += [f"{p.name}: {' '.join(p.description.split())}" for p in t.parameters if p.description]
+            views.append(_ToolView(t.signature(), lines or ["(no description)"]))
         return self._render("planner.jinja2", tools=views, instructions=list(instructions), examples=list(examples))
 
     def planner(

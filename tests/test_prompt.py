@@ -1,0 +1,108 @@
+"""The rendered prompts are pinned by snapshot tests (syrupy): a change to a template shows up as a diff."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import jinja2
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from tinyplan import PromptRenderer, Toolset, tool
+from tinyplan._prompt import RoundView
+
+TODAY = dt.date(2026, 11, 21)
+
+
+@tool
+def get_phone_number(name: str) -> str:
+    """Find a contact's phone number.
+
+    Args:
+        name: The contact's full or first name.
+    """
+    return name
+
+
+@tool(side_effects=True)
+def send_sms(recipients: list[str], message: str) -> str:
+    """Send a text message to one or more phone numbers.
+
+    Always look up phone numbers with get_phone_number first.
+
+    Args:
+        recipients: Phone numbers.
+        message: The text to send.
+    """
+    return message
+
+
+@tool
+def create_reminder(name: str, due_date: str | None = None, priority: int = 0) -> str:
+    """Create a reminder.
+
+    Args:
+        name: What to be reminded of.
+        due_date: ISO date and time, or None.
+        priority: 0 (none) to 9.
+    """
+    return name
+
+
+TOOLS = Toolset(
+    [get_phone_number, send_sms, create_reminder],
+    instructions=["Write phone numbers exactly as get_phone_number returns them."],
+    examples=[
+        'Question: Text Ana that I am late.\n1. get_phone_number("Ana")\n2. send_sms(["$1"], "I am late.")\n'
+        "3. join()<END_OF_PLAN>"
+    ],
+)
+
+
+def test_planner_prompt_snapshot(snapshot: SnapshotAssertion) -> None:
+    parts = PromptRenderer().planner(
+        TOOLS, "Text Sid and Lutfi that the meeting moved to 3pm", instructions=TOOLS.instructions,
+        examples=TOOLS.examples, today=TODAY,
+    )
+    assert parts.text == snapshot
+
+
+def test_replan_prompt_snapshot(snapshot: SnapshotAssertion) -> None:
+    view = RoundView(
+        results=['1. get_phone_number("Lutfy")\nObservation: ERROR (failed): LookupError: no contact named \'Lutfy\''],
+        thought="task 1 failed",
+    )
+    parts = PromptRenderer().replan(
+        TOOLS, "Text Lutfi hi", [view], done_side_effects=["send_sms(recipients=['+1'], message='hi') -> sent"],
+        today=TODAY,
+    )
+    assert parts.tail == snapshot
+
+
+def test_joiner_prompt_snapshot(snapshot: SnapshotAssertion) -> None:
+    view = RoundView(results=['1. get_phone_number("Sid")\nObservation: +1 555 0101'])
+    assert PromptRenderer().joiner("What is Sid's number?", [view], can_replan=True) == snapshot
+    assert "No more plans" in PromptRenderer().joiner("q", [view], can_replan=False)
+
+
+def test_static_part_is_identical_across_queries_and_dates() -> None:
+    r = PromptRenderer()
+    a = r.planner(TOOLS, "quokka question", today=dt.date(2026, 1, 1))
+    b = r.planner(TOOLS, "wombat question", today=dt.date(2027, 2, 2))
+    assert a.static == b.static
+    assert "quokka" not in a.static and "2026" not in a.static
+    assert a.static.index("1. get_phone_number(name: str) -> str") < a.static.index("4. join() -> None")
+
+
+def test_signature_lines_and_optional_defaults() -> None:
+    static = PromptRenderer().planner_static(TOOLS, (), ())
+    assert "3. create_reminder(name: str, due_date: str | None = None, priority: int = 0) -> str" in static
+    assert " - Always look up phone numbers with get_phone_number first." in static
+    assert " - recipients: Phone numbers." in static
+
+
+def test_templates_use_strict_undefined() -> None:
+    override = jinja2.DictLoader({"planner_query.jinja2": "{{ today }} {{ missing }}"})
+    renderer = PromptRenderer(loader=jinja2.ChoiceLoader([override, jinja2.PackageLoader("tinyplan", "templates")]))
+    with pytest.raises(jinja2.UndefinedError):
+        renderer.planner(TOOLS, "q", today=TODAY)
