@@ -528,6 +528,7 @@ def load_teval(*, limit: int | None = None, root: str | os.PathLike[str] | None 
             raise EvalDataError(f"T-Eval sample {case_id}: no user message")
         name_map: dict[str, str] = {}
         back: dict[str, str] = {}
+        param_back: dict[str, dict[str, str]] = {}
         tools: list[dict[str, Any]] = []
         used = [s.get("name") for s in steps if isinstance(s, dict)]
         for full in dict.fromkeys([*api_list, *(n for n in used if n != _TEVAL_FINISH)]):
@@ -536,7 +537,9 @@ def load_teval(*, limit: int | None = None, root: str | os.PathLike[str] | None 
             safe = sanitize_name(full, name_map)
             name_map[safe] = full
             back[full] = safe
-            tools.append(_tool_schema(safe, apis[full]["description"], apis[full]["parameters"]))
+            renamed: dict[str, str] = {}
+            tools.append(_tool_schema(safe, apis[full]["description"], apis[full]["parameters"], renamed))
+            param_back[safe] = {orig: new for new, orig in renamed.items()}
         gold: list[GoldCall] = []
         for step in steps:
             try:
@@ -547,6 +550,8 @@ def load_teval(*, limit: int | None = None, root: str | os.PathLike[str] | None 
                 continue
             if not isinstance(args, dict):
                 raise EvalDataError(f"T-Eval sample {case_id}: step {sid} args is not an object")
+            renames = param_back[back[name]]
+            args = {renames.get(k, k): v for k, v in args.items()}
             deps = tuple(sorted({int(p) + 1 for p in prev}))
             if any(d >= sid + 1 for d in deps):
                 raise EvalDataError(f"T-Eval sample {case_id}: step {sid} depends on a later step {prev}")
