@@ -1,0 +1,476 @@
+"""Whole-plan grammars: a GBNF grammar for a complete LLMCompiler plan, generated from the tools in the prompt.
+
+llama.cpp constrains sampling with GBNF grammars (``grammars/README.md`` in llama.cpp); its own tool-call support
+constrains one call at a time. `plan_grammar` writes one grammar for the *whole plan*: optional ``Thought:`` lines,
+numbered actions ``N. tool(args)`` that call only the tools of this prompt, and the final ``join()`` with an optional
+``<END_OF_PLAN>``, in the exact line shape `tinyplan.PlanParser` reads (LLMCompiler, Kim et al. 2023; TinyAgent,
+Erdogan et al. 2024).
+
+Two levels:
+
+``"syntax"``
+    Tool names and line shape. Arguments are any literals the parser reads (strings in either quote style, numbers,
+    booleans, None/null, lists, dicts, ``$N`` references), positional then keyword, keywords limited to the tool's
+    parameter names. Every plan the grammar allows parses; argument counts and types are left to validation.
+``"typed"``
+    Also the arguments: per tool, its parameters in order, each positionally or as ``name=value``; optional trailing
+    parameters may be left out; each value is shaped by the parameter's JSON Schema (string, integer, number, boolean,
+    null, enum/const, arrays, tuples, objects, anyOf/oneOf, local ``$ref``). A ``$N`` reference — ``$1``, ``"$1"``,
+    ``"${1}"``, with ``.key``/``[0]`` paths — is allowed wherever a value may go.
+
+What a grammar cannot express stays the parser's job: task indices strictly increasing, references only to earlier
+tasks, no repeated keyword at the ``"syntax"`` level. Everything the grammar does express, the parser accepts too.
+See docs/grammar.md for the design and the measurements behind it.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from tinyplan._errors import TinyplanError
+from tinyplan._tools import Tool, Toolset, as_toolset
+
+__all__ = ["GrammarError", "GrammarLevel", "plan_grammar"]
+
+GrammarLevel = Literal["syntax", "typed"]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAX_INT_DIGITS = 18  # longer integers are garbage a small model loops on, not data
+
+# Rules every grammar shares. Whitespace: never required, one optional space after ',' and ':'; strings in both
+# quote styles with any character but an unescaped quote, a backslash or a line break; escapes as Python reads them
+# (\x, \u, \U with their hex digits; \N{...} is left out).
+_COMMON = r"""
+nl ::= "\n" "\n"?
+idx ::= [1-9] [0-9]? [0-9]?
+sp ::= " "?
+kweq ::= " "? "=" " "?
+string ::= dq-string | sq-string
+dq-string ::= "\"" ( [^"\\\n\r\x00] | escape )* "\""
+sq-string ::= "'" ( [^'\\\n\r\x00] | escape )* "'"
+escape ::= "\\" ( [^xuUN\n\r\x00] | "x" hex hex | "u" hex hex hex hex | "U" big-hex )
+big-hex ::= "000" hex hex hex hex hex | "0010" hex hex hex hex
+hex ::= [0-9a-fA-F]
+integer ::= "-"? ( "0" | [1-9] [0-9]{0,17} )
+number ::= integer ( "." [0-9]{1,17} )? ( [eE] [-+]? [0-9]{1,3} )?
+boolean ::= "True" | "False" | "true" | "false"
+null ::= "None" | "null"
+ref ::= "$" ref-id ref-path | "\"$" ref-id ref-qpath "\"" | "'$" ref-id ref-qpath "'"
+ref-id ::= [1-9] [0-9]? [0-9]? | "{" [1-9] [0-9]? [0-9]? "}"
+ref-path ::= ( "." py-name | "[" [0-9]{1,6} "]" | "[\"" [^"\]\\\n\r\x00]* "\"]" | "['" [^'\]\\\n\r\x00]* "']" )*
+ref-qpath ::= ( "." [A-Za-z_] [A-Za-z0-9_]* | "[" [0-9]{1,6} "]" )*
+value ::= string | number | boolean | null | list | dict | ref
+list ::= "[" ( value ( "," sp value )* )? "]"
+dict ::= "{" ( string ":" sp value ( "," sp string ":" sp value )* )? "}"
+"""
+
+
+class GrammarError(TinyplanError, ValueError):
+    """`plan_grammar` was called with a bad option (unknown level, negative ``max_tasks``)."""
+
+
+def plan_grammar(
+    tools: Toolset | Iterable[Tool],
+    level: GrammarLevel = "typed",
+    *,
+    thoughts: bool = True,
+    max_tasks: int | None = None,
+) -> str:
+    """The GBNF grammar of a complete plan that calls only ``tools``.
+
+    The output is deterministic: the same tools (in any order) and options give byte-identical text, so a backend
+    can cache the compiled grammar by its text.
+
+    Args:
+        tools: The tools of this prompt (a `Toolset`, `Tool` objects or ``@tool`` functions).
+        level: ``"syntax"`` (tool names and line shape) or ``"typed"`` (also argument count and value shapes).
+        thoughts: Allow ``Thought: ...`` lines before actions.
+        max_tasks: At most this many actions before ``join()`` (None: no limit).
+
+    Returns:
+        GBNF text with the start rule ``root``, for llama.cpp (``LlamaGrammar.from_string``, the server's
+        ``grammar`` field) or any OpenAI-compatible server that accepts ``grammar``.
+
+    Raises:
+        GrammarError: ``level`` is not ``"syntax"``/``"typed"`` or ``max_tasks`` is negative.
+        ToolsetError: Two tools share a name.
+    """
+    if level not in ("syntax", "typed"):
+        raise GrammarError(f"unknown grammar level {level!r}: use 'syntax' or 'typed'")
+    if max_tasks is not None and (isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 0):
+        raise GrammarError(f"max_tasks must be a non-negative integer or None, not {max_tasks!r}")
+    toolset = as_toolset(tools)
+    builder = _Builder()
+    calls = [builder.call(t, level) for t in sorted(toolset, key=lambda t: t.name)]
+
+    head: list[str] = []
+    if calls:
+        head.append("call ::= " + " | ".join(calls))
+        head.append('action ::= idx ". " call nl')
+        step = "thought* action" if thoughts else "action"
+        reps = "*" if max_tasks is None else f"{{0,{max_tasks}}}"
+        body = f"( {step} ){reps}" if max_tasks != 0 else ""
+    else:
+        body = ""
+    if thoughts:
+        body += " thought*"
+        head.append(r'thought ::= "Thought:" [^\n]* nl')
+    head.insert(0, f"root ::= {body.strip()} join-line".replace("root ::=  ", "root ::= "))
+    head.append('join-line ::= idx ". join()" ( "\\n"? "<END_OF_PLAN>" )? "\\n"?')
+    rules = [f"{name} ::= {rule}" for name, rule in builder.rules.items()]
+    rules += _py_name_rules()
+    return "\n".join(head) + "\n" + _COMMON.strip() + "\n" + "\n".join(rules) + ("\n" if rules else "")
+
+
+# ------------------------------------------------------------------------------------------------------ internals
+def _lit(text: str) -> str:
+    """A GBNF string literal matching exactly ``text``."""
+    out = []
+    for ch in text:
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
+            out.append(f"\\x{ord(ch):02X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _rule_name(hint: str) -> str:
+    """A GBNF rule name (letters, digits, '-') from any text."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", hint).strip("-").lower()
+    return name or "r"
+
+
+def _keywordable(name: str) -> bool:
+    """Whether ``name=value`` is valid Python call syntax (an identifier that is not a keyword)."""
+    return bool(_IDENT.match(name)) and not keyword.iskeyword(name)
+
+
+def _char_class(chars: Iterable[str]) -> str:
+    """A GBNF character class of exactly ``chars`` (ASCII letters, digits and '_'), ranges merged."""
+    codes = sorted({ord(c) for c in chars})
+    parts: list[str] = []
+    i = 0
+    while i < len(codes):
+        j = i
+        while j + 1 < len(codes) and codes[j + 1] == codes[j] + 1:
+            j += 1
+        parts.append(chr(codes[i]) if i == j else f"{chr(codes[i])}-{chr(codes[j])}")
+        i = j + 1
+    return "[" + "".join(parts) + "]"
+
+
+_ID_START = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_ID_CHAR = _ID_START | set("0123456789")
+
+
+def _py_name_rules() -> list[str]:
+    """Rules for ``py-name``: a Python identifier that is not a keyword (a trie over the keywords, complemented).
+
+    ``$1.key`` outside quotes is read by `ast`, which rejects ``$1.if``: the grammar must not allow it.
+    """
+    words = set(keyword.kwlist)
+    prefixes = sorted({w[:i] for w in words for i in range(len(w))})
+
+    def node(prefix: str) -> str:
+        return "py-name" + "".join(f"-{ord(c):x}" for c in prefix)
+
+    rules = ["py-tail ::= [A-Za-z0-9_]*"]
+    for prefix in prefixes:
+        nexts = sorted({w[len(prefix)] for w in words if w.startswith(prefix) and len(w) > len(prefix)})
+        alts: list[str] = []
+        for c in nexts:
+            child = prefix + c
+            if child in prefixes:
+                alts.append(f"{_lit(c)} {node(child)}")
+            elif child in words:
+                alts.append(f"{_lit(c)} [A-Za-z0-9_] py-tail")
+            else:  # pragma: no cover - every keyword prefix is in prefixes
+                alts.append(f"{_lit(c)} py-tail")
+        others = (_ID_CHAR if prefix else _ID_START) - set(nexts)
+        alts.append(f"{_char_class(others)} py-tail")
+        if prefix and prefix not in words:
+            alts.append('""')
+        rules.append(f"{node(prefix)} ::= " + " | ".join(alts))
+    return rules
+
+
+class _Builder:
+    """Collects named rules; identical rule bodies share one name (so identical schemas share rules)."""
+
+    def __init__(self) -> None:
+        self.rules: dict[str, str] = {}
+        self._by_body: dict[str, str] = {}
+        self._defs: dict[str, Any] = {}
+        self._def_rules: dict[str, str] = {}
+
+    # ------------------------------------------------------------------------------------------------- rules
+    def add(self, hint: str, body: str) -> str:
+        """Name ``body`` (reusing the name of an identical body) and return the name."""
+        if body in self._by_body:
+            return self._by_body[body]
+        base = _rule_name(hint)
+        name, n = base, 2
+        while name in self.rules or name in _RESERVED_RULES:
+            name, n = f"{base}-{n}", n + 1
+        self.rules[name] = body
+        self._by_body[body] = name
+        return name
+
+    def _reserve(self, hint: str) -> str:
+        base = _rule_name(hint)
+        name, n = base, 2
+        while name in self.rules or name in _RESERVED_RULES:
+            name, n = f"{base}-{n}", n + 1
+        self.rules[name] = ""  # filled in later (recursive $defs)
+        return name
+
+    # ------------------------------------------------------------------------------------------------- calls
+    def call(self, tool: Tool, level: GrammarLevel) -> str:
+        """The rule of one call of ``tool``: ``name(args)``."""
+        params = list(tool.parameters)
+        schema = tool.json_schema()
+        props: Mapping[str, Any] = schema.get("properties") or {}
+        self._defs = dict(schema.get("$defs") or schema.get("definitions") or {})
+        self._def_rules = {}
+        prefix = "t-" + _rule_name(tool.name)
+        if level == "syntax":
+            args = self._syntax_args(prefix, [p.name for p in params if _keywordable(p.name)])
+        else:
+            values = [self.value(props.get(p.name, {}), f"{prefix}-{p.name}") for p in params]
+            names = [p.name for p in params]
+            required = [p.required for p in params]
+            args = self._typed_args(prefix, names, required, values)
+        body = _lit(tool.name + "(") + (f" {args}" if args else "") + ' ")"'
+        return self.add(prefix, body)
+
+    def _syntax_args(self, prefix: str, kw_names: list[str]) -> str:
+        positional = 'value ( "," sp value )*'
+        if not kw_names:
+            return self.add(prefix + "-args", positional) + "?"
+        kwarg = self.add(prefix + "-kwarg", " | ".join(_lit(n) for n in sorted(kw_names)) + " kweq value")
+        kwargs = f'{kwarg} ( "," sp {kwarg} )*'
+        return self.add(prefix + "-args", f'value ( "," sp value )* ( "," sp {kwarg} )* | {kwargs}') + "?"
+
+    def _typed_args(self, prefix: str, names: list[str], required: list[bool], values: list[str]) -> str:
+        """Parameters in order: a positional prefix, then keywords (in declared order) for the rest.
+
+        Optional parameters may be left out anywhere in the keyword part and at the end of the positional part.
+        Returns a rule name, or "" when the only argument list is the empty one.
+        """
+        n = len(names)
+        memo: dict[tuple[str, int, bool], str | None] = {}
+        comma = '"," sp '
+
+        def kw(i: int, first: bool) -> str | None:
+            key = ("k", i, first)
+            if key in memo:
+                return memo[key]
+            if i == n:
+                result: str | None = '""'
+            else:
+                alts: list[str] = []
+                lead = "" if first else comma
+                rest = kw(i + 1, False)
+                if _keywordable(names[i]) and rest is not None:
+                    alts.append(f"{lead}{_lit(names[i])} kweq {values[i]} {rest}")
+                if not required[i]:
+                    skip = kw(i + 1, first)
+                    if skip is not None:
+                        alts.append(skip)
+                result = self._alts(f"{prefix}-k{i}{'' if first else 'c'}", alts)
+            memo[key] = result
+            return result
+
+        def pos(i: int, first: bool) -> str | None:
+            key = ("p", i, first)
+            if key in memo:
+                return memo[key]
+            if i == n:
+                result: str | None = '""'
+            else:
+                lead = "" if first else comma
+                alts: list[str] = []
+                rest = pos(i + 1, False)
+                if rest is not None:
+                    alts.append(f"{lead}{values[i]} {rest}")
+                switch = kw(i, first)
+                if switch is not None:
+                    alts.append(switch)
+                result = self._alts(f"{prefix}-p{i}{'' if first else 'c'}", alts)
+            memo[key] = result
+            return result
+
+        top = pos(0, True)
+        if top is None:  # pragma: no cover - positional arguments always give one way
+            raise GrammarError(f"no argument list fits {prefix}")
+        return "" if top == '""' else top
+
+    def _alts(self, hint: str, alts: list[str]) -> str | None:
+        cleaned = []
+        for a in alts:
+            a = re.sub(r'(?: "")+$', "", a).strip() or '""'
+            if a not in cleaned:
+                cleaned.append(a)
+        if not cleaned:
+            return None
+        if cleaned == ['""']:
+            return '""'
+        return self.add(hint, " | ".join(cleaned))
+
+    # ------------------------------------------------------------------------------------------------ values
+    def value(self, schema: Any, hint: str) -> str:
+        """The rule of a value shaped by a JSON Schema fragment; always allows a ``$N`` reference."""
+        return self._item(schema, hint, -1)
+
+    def _shapes(self, schema: Any, hint: str, depth: int) -> list[str]:
+        """Alternatives (without ``ref``) for a schema; ``["value"]`` when anything goes."""
+        if not isinstance(schema, Mapping) or depth > 32:
+            return ["value"]
+        if "$ref" in schema:
+            return [self._def(str(schema["$ref"]))]
+        if "const" in schema:
+            return _literal_shapes([schema["const"]])
+        if isinstance(schema.get("enum"), list) and schema["enum"]:
+            return _literal_shapes(schema["enum"])
+        for key in ("anyOf", "oneOf"):
+            if isinstance(schema.get(key), list) and schema[key]:
+                out: list[str] = []
+                for i, sub in enumerate(schema[key]):
+                    for s in self._shapes(sub, f"{hint}-{i}", depth + 1):
+                        if s not in out:
+                            out.append(s)
+                return ["value"] if "value" in out else out
+        if isinstance(schema.get("allOf"), list) and len(schema["allOf"]) == 1:
+            return self._shapes(schema["allOf"][0], hint, depth + 1)
+        kind = schema.get("type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        out = []
+        for k in kinds:
+            for s in self._type_shapes(k, schema, hint, depth):
+                if s not in out:
+                    out.append(s)
+        return ["value"] if "value" in out or not out else out
+
+    def _type_shapes(self, kind: Any, schema: Mapping[str, Any], hint: str, depth: int) -> list[str]:
+        if kind in ("string", "str"):
+            return ["string"]
+        if kind in ("integer", "int"):
+            return ["integer"]
+        if kind in ("number", "float"):
+            return ["number"]
+        if kind in ("boolean", "bool"):
+            return ["boolean"]
+        if kind == "null":
+            return ["null"]
+        if kind in ("array", "list", "tuple"):
+            return [self._array(schema, hint, depth)]
+        if kind in ("object", "dict"):
+            return [self._object(schema, hint, depth)]
+        return ["value"]
+
+    def _item(self, schema: Any, hint: str, depth: int) -> str:
+        shapes = self._shapes(schema, hint, depth + 1)
+        if "value" in shapes:
+            return "value"
+        if all(re.fullmatch(r"[a-z0-9-]+", s) for s in shapes):
+            hint = "-or-".join([*shapes, "ref"])  # a name that tells the shape: string-or-ref, list-of-...
+        return self.add(hint, " | ".join([*shapes, "ref"]))
+
+    def _array(self, schema: Mapping[str, Any], hint: str, depth: int) -> str:
+        prefix_items = schema.get("prefixItems")
+        if isinstance(prefix_items, list) and prefix_items and schema.get("items") in (None, False):
+            items = [self._item(s, f"{hint}-{i}", depth) for i, s in enumerate(prefix_items)]
+            return self.add(hint + "-tuple", '"[" ' + ' "," sp '.join(items) + ' "]"')
+        if "items" not in schema or schema.get("items") is True:
+            return "list"
+        item = self._item(schema.get("items"), hint + "-item", depth)
+        if item == "value":
+            return "list"
+        return self.add(f"list-of-{item}", f'"[" ( {item} ( "," sp {item} )* )? "]"')
+
+    def _object(self, schema: Mapping[str, Any], hint: str, depth: int) -> str:
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties", True)
+        pairs: list[str] = []
+        if isinstance(props, Mapping) and props:
+            for i, (name, sub) in enumerate(sorted(props.items())):
+                val = self._item(sub, f"{hint}-{i}", depth)
+                keys = " | ".join(_string_literals(str(name)))
+                pairs.append(f'( {keys} ) ":" sp {val}')
+        if extra is not False or not pairs:
+            val = (
+                "value"
+                if extra in (True, None) or not isinstance(extra, Mapping)
+                else self._item(extra, hint + "-v", depth)
+            )
+            pairs.append(f'string ":" sp {val}')
+        if pairs == ['string ":" sp value']:
+            return "dict"
+        pair = self.add(hint + "-pair", " | ".join(pairs))
+        return self.add(hint + "-dict", f'"{{" ( {pair} ( "," sp {pair} )* )? "}}"')
+
+    def _def(self, ref: str) -> str:
+        """The rule of a local ``#/$defs/Name`` reference (recursive definitions allowed)."""
+        if ref in self._def_rules:
+            return self._def_rules[ref]
+        target: Any = None
+        for marker in ("#/$defs/", "#/definitions/"):
+            if ref.startswith(marker):
+                target = self._defs.get(ref[len(marker) :])
+        if not isinstance(target, Mapping):
+            return "value"
+        name = self._reserve("def-" + ref.rsplit("/", 1)[-1])
+        self._def_rules[ref] = name
+        shapes = self._shapes(target, name, depth=1)
+        body = " | ".join(shapes if "value" not in shapes else ["value"])
+        self.rules[name] = body
+        return name
+
+
+_RESERVED_RULES = frozenset(
+    [*re.findall(r"^([a-z-]+) ::=", _COMMON, flags=re.MULTILINE), "root", "call", "action", "thought", "join-line"]
+)
+
+
+def _string_literals(text: str) -> list[str]:
+    """GBNF literals for a Python string literal of ``text`` in double quotes and, when simple, single quotes."""
+    out = [_lit(json.dumps(text, ensure_ascii=False))]
+    if not any(c in text for c in "'\\\n\r") and all(ord(c) >= 0x20 for c in text):
+        out.append(_lit("'" + text + "'"))
+    return out
+
+
+def _literal_shapes(values: Iterable[Any]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        if isinstance(v, bool):
+            forms = ["True", "true"] if v else ["False", "false"]
+            lits = [_lit(f) for f in forms]
+        elif v is None:
+            lits = [_lit("None"), _lit("null")]
+        elif isinstance(v, int):
+            lits = [_lit(str(v))]
+        elif isinstance(v, float):
+            lits = [_lit(repr(v))] if v == v and v not in (float("inf"), float("-inf")) else []
+        elif isinstance(v, str):
+            lits = _string_literals(v)
+        else:
+            return ["value"]
+        for lit in lits:
+            if lit not in out:
+                out.append(lit)
+    return out or ["value"]
