@@ -101,7 +101,7 @@ async def test_parallel_fan_out_runs_independent_tasks_together() -> None:
 
 async def test_dependency_chain_passes_typed_values() -> None:
     plan = (
-        "1. add(2, 3)\n2. add($1, 10)\n3. add(${2}, $1)\n4. contact_card(\"Sid\")\n"
+        '1. add(2, 3)\n2. add($1, 10)\n3. add(${2}, $1)\n4. contact_card("Sid")\n'
         '5. send_sms([$4.phone], "value is $3")\n6. join()<END_OF_PLAN>'
     )
     backend = ScriptedBackend([plan, FINISH.format("20")])
@@ -158,9 +158,7 @@ async def test_hallucinated_tool_leads_to_replan() -> None:
 
 async def test_max_replans_exhausted_reports_status() -> None:
     bad = '1. get_phone_number("Nobody")\n2. join()<END_OF_PLAN>'
-    backend = ScriptedBackend(
-        [bad, bad, "Thought: still missing.\nAction: Replan(ask the user for the right name)"]
-    )
+    backend = ScriptedBackend([bad, bad, "Thought: still missing.\nAction: Replan(ask the user for the right name)"])
     result = await Planner(backend, make_tools(), max_replans=1).run("call Nobody")
     assert result.status == "replan_limit"
     assert result.answer is None
@@ -268,7 +266,7 @@ async def test_stream_events_are_in_causal_order() -> None:
 
 
 async def test_first_tool_starts_while_model_still_writes() -> None:
-    plan = '1. get_phone_number("Sid")\n' + "Thought: " + "more text " * 30 + '\n2. add(1, 2)\n3. join()'
+    plan = '1. get_phone_number("Sid")\n' + "Thought: " + "more text " * 30 + "\n2. add(1, 2)\n3. join()"
     backend = ScriptedBackend([plan, FINISH.format("ok")], delay=0.005)
     result = await Planner(backend, make_tools()).run("q")
     first = result.plans[0].results[0]
@@ -292,7 +290,7 @@ async def test_plan_without_join_is_a_parse_error() -> None:
 
 
 async def test_unreadable_joiner_reply_is_a_typed_outcome() -> None:
-    backend = ScriptedBackend(['1. add(1, 2)\n2. join()', "I think the answer is 3."])
+    backend = ScriptedBackend(["1. add(1, 2)\n2. join()", "I think the answer is 3."])
     result = await Planner(backend, make_tools()).run("1+2")
     assert result.status == "join_failed"
     assert result.answer is None

@@ -61,19 +61,25 @@ TOOLS = Toolset(
 
 def test_planner_prompt_snapshot(snapshot: SnapshotAssertion) -> None:
     parts = PromptRenderer().planner(
-        TOOLS, "Text Sid and Lutfi that the meeting moved to 3pm", instructions=TOOLS.instructions,
-        examples=TOOLS.examples, today=TODAY,
+        TOOLS,
+        "Text Sid and Lutfi that the meeting moved to 3pm",
+        instructions=TOOLS.instructions,
+        examples=TOOLS.examples,
+        today=TODAY,
     )
     assert parts.text == snapshot
 
 
 def test_replan_prompt_snapshot(snapshot: SnapshotAssertion) -> None:
     view = RoundView(
-        results=['1. get_phone_number("Lutfy")\nObservation: ERROR (failed): LookupError: no contact named \'Lutfy\''],
+        results=["1. get_phone_number(\"Lutfy\")\nObservation: ERROR (failed): LookupError: no contact named 'Lutfy'"],
         thought="task 1 failed",
     )
     parts = PromptRenderer().replan(
-        TOOLS, "Text Lutfi hi", [view], done_side_effects=["send_sms(recipients=['+1'], message='hi') -> sent"],
+        TOOLS,
+        "Text Lutfi hi",
+        [view],
+        done_side_effects=["send_sms(recipients=['+1'], message='hi') -> sent"],
         today=TODAY,
     )
     assert parts.tail == snapshot

@@ -88,9 +88,7 @@ class Usage:
         cached = None
         if self.cached_tokens is not None or other.cached_tokens is not None:
             cached = (self.cached_tokens or 0) + (other.cached_tokens or 0)
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens, cached
-        )
+        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens, cached)
 
 
 @dataclass(frozen=True, slots=True)

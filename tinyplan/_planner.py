@@ -13,12 +13,13 @@ import datetime as dt
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import anyio
 import tokenizers
+from anyio.streams.memory import MemoryObjectSendStream
 
 from tinyplan._backend import Backend, CompletionRequest, Message, Usage
 from tinyplan._errors import BackendError, JoinerError, PlanParseError, TinyplanError
@@ -37,7 +38,7 @@ from tinyplan._executor import ERROR_STATES, ApproveFn, TaskFetchingUnit, TaskRe
 from tinyplan._joiner import JoinDecision, parse_join
 from tinyplan._parser import END_OF_PLAN, PlanParser, Task
 from tinyplan._prompt import PromptParts, PromptRenderer, RoundView, count_tokens
-from tinyplan._tools import Toolset, ToolLike, as_toolset, canonical_arguments
+from tinyplan._tools import ToolLike, Toolset, as_toolset, canonical_arguments
 
 __all__ = ["GrammarLevel", "Plan", "PlanResult", "Planner", "Timings", "ToolSelection", "ToolSelector"]
 
@@ -317,7 +318,7 @@ class Planner:
         """`run` from synchronous code (starts an event loop with `anyio.run`)."""
         return anyio.run(self.run, query)
 
-    async def stream(self, query: str) -> AsyncIterator[Event]:
+    async def stream(self, query: str) -> AsyncGenerator[Event, None]:
         """Run like `run`, yielding typed events in causal order; `FinalAnswer` comes last.
 
         Close the iterator early with ``contextlib.aclosing`` to stop the run (running tools are cancelled).
@@ -461,7 +462,7 @@ class Planner:
         run_start: float,
     ) -> None:
         round_no = plan.round
-        parser = PlanParser(toolset)
+        parser = PlanParser(frozenset(toolset.names))
         first_start: list[float] = []
 
         def on_task_event(event: Event) -> None:
@@ -521,14 +522,14 @@ class Planner:
         self,
         plan: Plan,
         parser: PlanParser,
-        send: anyio.abc.ObjectSendStream[Task],
+        send: MemoryObjectSendStream[Task],
         emit: Callable[[Event], None],
         result: PlanResult,
         run_start: float,
     ) -> None:
         round_no = plan.round
         stream = self.backend.stream(plan.prompt)
-        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+        async with _closing(stream):
             async for chunk in stream:
                 if chunk.usage is not None:
                     plan.usage = chunk.usage
@@ -567,7 +568,7 @@ class Planner:
             request = CompletionRequest(prompt=prompt + "\nThought:", max_tokens=self.max_tokens)
         parts: list[str] = [] if self.chat else ["Thought:"]
         stream = self.joiner_backend.stream(request)
-        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+        async with _closing(stream):
             async for chunk in stream:
                 if chunk.usage is not None:
                     plan.usage = plan.usage + chunk.usage
@@ -575,6 +576,17 @@ class Planner:
                     parts.append(chunk.text)
                     emit(Token(chunk.text, "join", round_no))
         return parse_join("".join(parts))
+
+
+@contextlib.asynccontextmanager
+async def _closing(stream: AsyncIterator[Any]) -> AsyncIterator[AsyncIterator[Any]]:
+    """Close a backend's stream when we stop reading it early (async generators have ``aclose``)."""
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _short(text: str, limit: int = 160) -> str:
