@@ -1,0 +1,22 @@
+"""Backend adapters: llama.cpp in-process, the llama.cpp HTTP server, and any OpenAI-compatible server.
+
+All implement the `tinyplan.Backend` protocol (``stream(request)`` + ``aclose()``) and raise only `BackendError`
+subclasses. Importing this package never needs llama-cpp-python: `LlamaCppBackend` imports it on first use.
+
+* `LlamaCppBackend` — llama-cpp-python in this process (extra ``tinyplan[llama]``).
+* `LlamaServerBackend` — a running ``llama-server`` through its native API; `LlamaServerProcess` starts one.
+* `OpenAICompatibleBackend` — ``/v1/completions`` and ``/v1/chat/completions`` of vLLM, Ollama, LM Studio,
+  llama-cpp-python's server, hosted APIs.
+"""
+
+from tinyplan.backends._llama_cpp import LlamaCppBackend
+from tinyplan.backends._llama_server import LlamaServerBackend, LlamaServerProcess, llama_server_binary
+from tinyplan.backends._openai import OpenAICompatibleBackend
+
+__all__ = [
+    "LlamaCppBackend",
+    "LlamaServerBackend",
+    "LlamaServerProcess",
+    "OpenAICompatibleBackend",
+    "llama_server_binary",
+]

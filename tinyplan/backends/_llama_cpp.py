@@ -1,0 +1,376 @@
+"""In-process llama.cpp through llama-cpp-python (the optional extra ``tinyplan[llama]``).
+
+The TinyAgent paper (Erdogan et al. 2024) runs its planner with llama.cpp on the device; this backend does the same
+inside the Python process:
+
+* **One model per process, kept loaded.** Models live in a process-wide slot shared by every `LlamaCppBackend`;
+  loading a different model (or the same with other settings) closes the previous one. A process-wide lock
+  serialises requests: a 2-core CPU gains nothing from running two generations at once.
+* **Prompt-prefix cache.** Calling the same ``Llama`` object again re-evaluates only the tokens after the longest
+  common prefix with the previous prompt (llama-cpp-python keeps the KV cache between calls). A planner whose system
+  prompt, tool list and examples stay the same therefore pays only for the question on later calls.
+  `Usage.cached_tokens` reports the reused prefix.
+* **Greedy, no repeat penalty** by default (``temperature`` from the request, 0 by default; ``repeat_penalty=1.0``):
+  plans repeat tool names and arguments on purpose.
+* **GBNF grammar** (`CompletionRequest.grammar`) compiled with ``LlamaGrammar.from_string`` and cached by its text.
+* **Chat.** Messages are rendered with the GGUF's own chat template (``tokenizer.chat_template`` metadata) by
+  llama-cpp-python's ``Jinja2ChatFormatter`` (a sandboxed Jinja environment), then generated exactly like a prompt,
+  so chat shares the prefix cache, grammar and usage counting.
+* **Never blocks the event loop.** Loading and generation run in a worker thread; tokens come back through an anyio
+  memory object stream. When the consumer stops or is cancelled, a `threading.Event` checked at every sampled
+  token ends generation, and the consumer waits (shielded) for the thread to finish, so no orphan generation keeps
+  the model busy. A prompt already being evaluated finishes its current batch (at most ``n_batch`` tokens) first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
+
+from tinyplan._backend import Chunk, CompletionRequest, Message, Usage
+from tinyplan._errors import BackendStreamError, BackendUnavailableError, TinyplanError
+from tinyplan._model import resolve_model
+
+__all__ = ["INSTALL_HINT", "LlamaCppBackend", "import_llama_cpp"]
+
+INSTALL_HINT = "pip install 'tinyplan[llama]' (or build a portable wheel once: bash scripts/install-llama.sh)"
+
+
+def import_llama_cpp() -> Any:
+    """Import ``llama_cpp``.
+
+    Raises:
+        BackendUnavailableError: llama-cpp-python is not installed (the message says how to install it).
+    """
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise BackendUnavailableError(f"llama-cpp-python is not installed: {INSTALL_HINT}") from exc
+    return llama_cpp
+
+
+@dataclass
+class _Slot:
+    """The process-wide loaded model. ``lock`` is held while loading, generating or closing."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    key: tuple[Any, ...] | None = None
+    llm: Any = None
+    grammars: dict[str, Any] = field(default_factory=dict)
+    chat_formatter: Any = None
+
+
+_SLOT = _Slot()
+
+
+def _common_prefix(a: Any, b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class LlamaCppBackend:
+    """llama.cpp in this process (llama-cpp-python), with the model kept loaded and its prompt cache reused.
+
+    Constructing the backend is cheap; the model is loaded (in a worker thread) on the first request, or by `load`.
+
+    Args:
+        model: A GGUF file, ``"default"``, ``"tiny"`` or None (see `tinyplan.resolve_model`: None means
+            ``$TINYPLAN_MODEL`` or the default Qwen2.5-Coder-1.5B-Instruct, assembled on first use).
+        n_ctx: Context length in tokens (prompt + completion).
+        n_threads: CPU threads for generation and for prompt processing (``n_threads`` and ``n_threads_batch``);
+            default ``os.cpu_count()`` (llama-cpp-python's own default is half the cores: half the speed here).
+        n_batch: Prompt tokens evaluated per batch.
+        repeat_penalty: llama.cpp's repeat penalty; 1.0 disables it.
+        llama_kwargs: More ``llama_cpp.Llama`` constructor arguments (e.g. ``{"flash_attn": True}``).
+
+    Attributes:
+        supports_grammar: True: GBNF grammars are applied.
+
+    Raises (from `stream`, `load`, `count_tokens`):
+        BackendUnavailableError: llama-cpp-python is not installed (hint: ``pip install 'tinyplan[llama]'``), or the
+            model file cannot be loaded.
+        BackendStreamError: The prompt does not fit the context, the grammar does not parse, the model has no chat
+            template, or llama.cpp fails while generating.
+        ModelError: ``model`` names no file, or the default model cannot be assembled.
+    """
+
+    supports_grammar = True
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+        repeat_penalty: float = 1.0,
+        llama_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._model_arg = model
+        self._model_path: Path | None = None
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_batch = n_batch
+        self.repeat_penalty = repeat_penalty
+        self.llama_kwargs = dict(llama_kwargs or {})
+
+    def __repr__(self) -> str:
+        return f"LlamaCppBackend({str(self._model_path or self._model_arg)!r})"
+
+    @property
+    def model_path(self) -> Path:
+        """The GGUF file this backend loads (resolved, and for the default model assembled, on first access)."""
+        if self._model_path is None:
+            self._model_path = resolve_model(self._model_arg)
+        return self._model_path
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            str(self.model_path),
+            self.n_ctx,
+            self.n_threads,
+            self.n_batch,
+            tuple(sorted(self.llama_kwargs.items())),
+        )
+
+    # -------------------------------------------------------------------------------------- worker-thread side
+    def _loaded(self) -> Any:
+        """The ``Llama`` for this backend's settings, loading it (and closing another) if needed. Hold the lock."""
+        key = self._key()
+        if _SLOT.key == key and _SLOT.llm is not None:
+            return _SLOT.llm
+        llama_cpp = import_llama_cpp()
+        _close_slot()
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(self.model_path),
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                n_batch=self.n_batch,
+                verbose=False,
+                **self.llama_kwargs,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendUnavailableError(f"llama.cpp cannot load {self.model_path}: {exc}") from exc
+        _SLOT.key, _SLOT.llm = key, llm
+        return llm
+
+    @staticmethod
+    def _chat_prompt(llm: Any, messages: tuple[Message, ...]) -> tuple[str, list[str]]:
+        """Render messages with the GGUF's chat template. Returns the prompt and the template's stop strings."""
+        if _SLOT.chat_formatter is None:
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise BackendStreamError("the model has no chat template (tokenizer.chat_template); send a prompt")
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            def token_text(token: int) -> str:
+                return "" if token < 0 else bytes(llm.detokenize([token], special=True)).decode("utf-8", "replace")
+
+            _SLOT.chat_formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=token_text(llm.token_eos()),
+                bos_token=token_text(llm.token_bos()),
+                add_generation_prompt=True,
+            )
+        try:
+            formatted = _SLOT.chat_formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
+        except Exception as exc:  # a Jinja template error, or raise_exception() inside the template
+            raise BackendStreamError(f"the model's chat template failed on these messages: {exc}") from exc
+        stop = formatted.stop
+        stops = [stop] if isinstance(stop, str) else list(stop or [])
+        return str(formatted.prompt), [s for s in stops if s]
+
+    @staticmethod
+    def _grammar(text: str) -> Any:
+        grammar = _SLOT.grammars.get(text)
+        if grammar is None:
+            llama_cpp = import_llama_cpp()
+            try:
+                grammar = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise BackendStreamError(f"the GBNF grammar does not parse: {exc}") from exc
+            _SLOT.grammars[text] = grammar
+        return grammar
+
+    def _generate(self, request: CompletionRequest, emit: Callable[[Chunk], None], cancel: threading.Event) -> None:
+        """Generate ``request`` and emit its chunks. Runs in the worker thread with the slot lock held."""
+        llm = self._loaded()
+        stops = list(request.stop)
+        if request.messages is not None:
+            prompt, template_stops = self._chat_prompt(llm, request.messages)
+            stops += [s for s in template_stops if s not in stops]
+        else:
+            assert request.prompt is not None
+            prompt = request.prompt
+        # tokenized exactly as create_completion would (BOS per the model's metadata, special tokens parsed)
+        tokens: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        n_ctx = int(llm.n_ctx())
+        if len(tokens) >= n_ctx:
+            raise BackendStreamError(f"the prompt has {len(tokens)} tokens; the context holds {n_ctx} (raise n_ctx)")
+        max_tokens = max(1, min(request.max_tokens, n_ctx - len(tokens)))
+        prefix = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        cached = min(prefix, len(tokens) - 1)
+        grammar = self._grammar(request.grammar) if request.grammar is not None else None
+        sampled = 0
+
+        def should_stop(_input_ids: Any, _logits: Any) -> bool:
+            nonlocal sampled
+            sampled += 1
+            return cancel.is_set()
+
+        llama_cpp = import_llama_cpp()
+        chunks = llm.create_completion(
+            tokens,
+            max_tokens=max_tokens,
+            temperature=request.temperature,
+            repeat_penalty=self.repeat_penalty,
+            stop=stops,
+            grammar=grammar,
+            stream=True,
+            stopping_criteria=llama_cpp.StoppingCriteriaList([should_stop]),
+        )
+        reason: str | None = None
+        try:
+            for part in chunks:
+                if cancel.is_set():
+                    return
+                choice = part["choices"][0]
+                if choice.get("text"):
+                    emit(Chunk(choice["text"]))
+                if choice.get("finish_reason"):
+                    reason = str(choice["finish_reason"])
+        finally:
+            chunks.close()
+        if cancel.is_set():
+            return
+        usage = Usage(prompt_tokens=len(tokens), completion_tokens=sampled, cached_tokens=cached)
+        emit(Chunk("", usage=usage, finish_reason=reason or "stop"))
+
+    def _run_locked(self, cancel: threading.Event, work: Callable[[], None]) -> None:
+        """Acquire the process-wide slot lock (giving up if cancelled), then run ``work``."""
+        while not _SLOT.lock.acquire(timeout=0.05):
+            if cancel.is_set():
+                return
+        try:
+            if not cancel.is_set():
+                work()
+        finally:
+            _SLOT.lock.release()
+
+    # -------------------------------------------------------------------------------------- event-loop side
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        """Stream the completion of ``request`` token by token; the last chunk carries `Usage` and the finish reason.
+
+        Waits for any other request in this process to finish first. Stopping the iteration early or cancelling it
+        stops generation at the next token.
+
+        Raises:
+            BackendError: See the class docs.
+            ModelError: The model cannot be resolved.
+        """
+        send, receive = anyio.create_memory_object_stream[Chunk | BaseException](max_buffer_size=math.inf)
+        cancel = threading.Event()
+        token = anyio.lowlevel.current_token()
+
+        def deliver(item: Chunk | BaseException) -> None:
+            if cancel.is_set():
+                return
+            try:
+                anyio.from_thread.run_sync(send.send_nowait, item, token=token)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, RuntimeError):
+                cancel.set()  # the consumer is gone (or its event loop closed): stop generating
+
+        def worker() -> None:
+            try:
+                self._run_locked(cancel, lambda: self._generate(request, deliver, cancel))
+            except TinyplanError as exc:
+                deliver(exc)
+            except Exception as exc:  # llama.cpp's own failures: report, never lose them
+                deliver(BackendStreamError(f"llama.cpp failed while generating: {type(exc).__name__}: {exc}"))
+            finally:
+                with contextlib.suppress(RuntimeError):  # the event loop is gone; nobody is listening
+                    anyio.from_thread.run_sync(send.close, token=token)
+
+        thread = threading.Thread(target=worker, name="tinyplan-llama-cpp", daemon=True)
+        thread.start()
+        try:
+            async with receive:
+                async for item in receive:
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
+        finally:
+            cancel.set()
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(thread.join)
+
+    async def _in_thread(self, work: Callable[[], Any]) -> Any:
+        cancel = threading.Event()
+        result: list[Any] = []
+
+        def run() -> None:
+            self._run_locked(cancel, lambda: result.append(work()))
+
+        try:
+            await anyio.to_thread.run_sync(run)
+        finally:
+            cancel.set()
+        return result[0] if result else None
+
+    async def load(self) -> None:
+        """Load the model now (in a worker thread) instead of on the first request.
+
+        Raises:
+            BackendUnavailableError: llama-cpp-python is missing or the model cannot be loaded.
+            ModelError: The model cannot be resolved.
+        """
+        await self._in_thread(self._loaded)
+
+    async def count_tokens(self, text: str) -> int:
+        """The number of tokens ``text`` has for this model (special tokens parsed, no BOS). Loads the model if needed.
+
+        Raises:
+            BackendUnavailableError: llama-cpp-python is missing or the model cannot be loaded.
+        """
+
+        def count() -> int:
+            return len(self._loaded().tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+        result: int = await self._in_thread(count)
+        return result
+
+    async def aclose(self) -> None:
+        """Unload the model if it is the one this backend loaded (waits for a running request to finish)."""
+
+        def close() -> None:
+            if _SLOT.key is not None and _SLOT.key == self._key():
+                _close_slot()
+
+        if self._model_path is not None:
+            await self._in_thread(close)
+
+
+def _close_slot() -> None:
+    """Close the process's loaded model (hold the slot lock)."""
+    llm, _SLOT.llm, _SLOT.key = _SLOT.llm, None, None
+    _SLOT.grammars.clear()
+    _SLOT.chat_formatter = None
+    if llm is not None:
+        llm.close()
