@@ -41,17 +41,20 @@ __all__ = ["END_OF_PLAN", "Interpolated", "PlanParser", "Ref", "Task", "parse_pl
 END_OF_PLAN = "<END_OF_PLAN>"
 JOIN = "join"
 
-_ACTION_HEAD = re.compile(r"[ \t]*(\d+)[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(")
+_ACTION_HEAD = re.compile(r"[ \t]*([0-9]+)[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(")
 _THOUGHT = re.compile(r"[ \t]*Thought[ \t]*:(.*)$", re.DOTALL)
 _FENCE = re.compile(r"[ \t]*```[A-Za-z0-9_-]*[ \t]*$")
-_PATH = r"(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\]|\[\"[^\"\]]*\"\]|\['[^'\]]*'\])*"
-_EXACT_REF = re.compile(r"\$(?:\{(\d+)\}|(\d+))(" + _PATH + r")")
-_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[\"([^\"\]]*)\"\]|\['([^'\]]*)'\]")
+_PATH = r"(?:\.[A-Za-z_][A-Za-z0-9_]*|\[-?[0-9]+\]|\[\"[^\"\]]*\"\]|\['[^'\]]*'\])*"
+_EXACT_REF = re.compile(r"\$(?:\{([0-9]+)\}|([0-9]+))(" + _PATH + r")")
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(-?[0-9]+)\]|\[\"([^\"\]]*)\"\]|\['([^'\]]*)'\]")
 # inside prose: ${N} always, $N unless it looks like money ($5.00, $1,000)
-_PROSE_REF = re.compile(r"\$\{(\d+)\}|\$(\d+)(?![\d])(?![.,]\d)")
-_PLACEHOLDER = "__tinyplan_ref_{}__"
-_DOLLAR_REF = re.compile(r"\$(?:\{(\d+)\}|(\d+))")
-_PLACEHOLDER_RE = re.compile(r"^__tinyplan_ref_(\d+)__$")
+_PROSE_REF = re.compile(r"\$\{([0-9]+)\}|\$([0-9]+)(?![0-9])(?![.,][0-9])")
+_PLACEHOLDER_PREFIX = "__tinyplan_ref_"
+_PLACEHOLDER = _PLACEHOLDER_PREFIX + "{}__"
+_DOLLAR_REF = re.compile(r"\$(?:\{([0-9]+)\}|([0-9]+))")
+_REF_PREFIX = re.compile(r"\$(?:\{[0-9]*)?")  # what may still grow into ${N} at the end of the buffer
+_PLACEHOLDER_RE = re.compile(r"^__tinyplan_ref_([0-9]+)__$")
+_CLOSER = {"(": ")", "[": "]", "{": "}"}
 
 
 @dataclass(frozen=True)
@@ -133,11 +136,11 @@ class _Scan:
     Also rewrites unquoted ``$N``/``${N}`` (outside strings) to placeholder identifiers for `ast`.
     """
 
-    __slots__ = ("depth", "escape", "out", "pos", "quote", "run", "triple")
+    __slots__ = ("escape", "out", "pos", "quote", "run", "stack", "triple")
 
     def __init__(self) -> None:
         self.pos = 0  # next index to read in the text after "("
-        self.depth = 1  # the opening "(" of the call
+        self.stack = [")"]  # closing brackets expected, innermost last; the first is the call's own ")"
         self.quote = ""  # current string delimiter char, "" outside strings
         self.triple = False
         self.escape = False
@@ -165,6 +168,7 @@ class PlanParser:
 
     Attributes:
         tasks: Every task emitted so far, in order.
+        error: The `PlanParseError` met so far, or None (it is raised by every call after it was met).
         done: True once ``join()`` has been read.
         text: All text fed so far.
     """
@@ -181,37 +185,68 @@ class PlanParser:
         self.done = False
         self.text = ""
         self._indices: set[int] = set()
+        self._error: PlanParseError | None = None
+        self._closed = False
 
     # --------------------------------------------------------------------------------------------------- public
+    @property
+    def error(self) -> PlanParseError | None:
+        """The error met so far, or None."""
+        return self._error
+
     def feed(self, chunk: str) -> list[Task]:
         """Add text; return the tasks completed by it (possibly none).
 
+        If the text completes some tasks and then turns out invalid, those tasks are returned and the error is
+        raised by the next `feed` or `close`: no task is ever lost, and every task is returned exactly once.
+
         Raises:
-            PlanParseError: The text so far is not a valid plan prefix.
+            PlanParseError: The text so far is not a valid plan prefix (the error stays: every later call raises it).
         """
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            raise PlanParseError("text fed after close(): the plan was already complete", line_no=self._line_no)
         self.text += chunk
         self._buf += chunk
         out: list[Task] = []
-        while self._step(out, final=False):
-            pass
+        try:
+            while self._step(out, final=False):
+                pass
+        except PlanParseError as exc:
+            self._error = exc  # a parser that failed stays failed: every later call raises the same error
+            if not out:
+                raise
         return out
 
     def close(self) -> list[Task]:
         """Flush the end of the text; return the last tasks.
 
+        Calling it again returns no tasks. A missing ``join()`` is not an error here: check `done`. If the last
+        text completes a task and then fails, the error is raised and the task is found in `tasks`.
+
         Raises:
-            PlanParseError: The text ends inside a call (a line that does not close).
+            PlanParseError: The text ends inside a call (a line that does not close), or any error of the last line.
         """
+        if self._error is not None:
+            raise self._error
+        if self._closed:
+            return []
         out: list[Task] = []
-        while self._step(out, final=True):
-            pass
-        if self._pending is not None:
-            p = self._pending
-            raise PlanParseError(
-                "the call does not close (missing ')' or an unterminated string)",
-                line_no=p.line_no,
-                line=p.head + self._buf,
-            )
+        try:
+            while self._step(out, final=True):
+                pass
+            if self._pending is not None:
+                p = self._pending
+                raise PlanParseError(
+                    "the call does not close (missing ')' or an unterminated string)",
+                    line_no=p.line_no,
+                    line=p.head + self._buf,
+                )
+        except PlanParseError as exc:
+            self._error = exc
+            raise
+        self._closed = True
         return out
 
     # ---------------------------------------------------------------------------------------------- internals
@@ -236,8 +271,13 @@ class PlanParser:
         complete = nl >= 0 or final
         head = _ACTION_HEAD.match(line)
         if head:
-            self._start_call(head, line)
-            return True
+            problem = self._head_problem(head)
+            if problem is None:
+                self._start_call(head)
+                return True
+            if not complete:
+                return False  # report the whole line, whatever the chunking
+            raise self._fail(problem, line)
         if not complete:
             return False  # wait for the end of the line (errors never depend on chunking)
         # a complete non-action line
@@ -264,18 +304,23 @@ class PlanParser:
             return
         raise self._fail("not a plan line (expected 'N. tool(...)' or 'Thought: ...')", line)
 
-    def _start_call(self, head: re.Match[str], line: str) -> None:
+    def _head_problem(self, head: re.Match[str]) -> str | None:
+        """What is wrong with an action's ``N. name(`` head, or None."""
         idx, name = int(head.group(1)), head.group(2)
         if self.done or self._seen_end:
-            raise self._fail("text after join(): the plan must end with join()", line)
+            return "text after join(): the plan must end with join()"
         if idx in self._indices:
-            raise self._fail(f"duplicate task index {idx}", line)
+            return f"duplicate task index {idx}"
         if self.tasks and idx <= self.tasks[-1].idx:
-            raise self._fail(f"task index {idx} does not increase (previous: {self.tasks[-1].idx})", line)
+            return f"task index {idx} does not increase (previous: {self.tasks[-1].idx})"
         if idx < 1:
-            raise self._fail("task indices start at 1", line)
+            return "task indices start at 1"
         if name != JOIN and self._tools is not None and name not in self._tools:
-            raise self._fail(f"unknown tool {name!r}: the plan may only call the listed tools", line)
+            return f"unknown tool {name!r}: the plan may only call the listed tools"
+        return None
+
+    def _start_call(self, head: re.Match[str]) -> None:
+        idx, name = int(head.group(1)), head.group(2)
         text = self._consume(head.end())
         self._pending = _Pending(idx=idx, name=name, line_no=self._line_no - text.count("\n"), head=text, scan=_Scan())
 
@@ -321,25 +366,34 @@ class PlanParser:
                 continue
             if c == "$":
                 m = _DOLLAR_REF.match(buf, i)
-                if m is None or (m.end() >= n and not final):
-                    if not final and (i + 1 >= n or (buf[i + 1] == "{" and "}" not in buf[i:])):
-                        break  # wait for the rest of the reference
-                    if m is None:
-                        s.out.append(c)  # not a reference: ast rejects it with a clear message
-                        i += 1
-                        continue
-                    if not final:
-                        break  # the number may go on
+                if m is None:
+                    if not final and _REF_PREFIX.fullmatch(buf, i):
+                        break  # "$" or "${12" at the end of the text so far: wait for the rest
+                    s.out.append(c)  # not a reference: ast rejects it with a clear message
+                    i += 1
+                    continue
+                if m.group(2) is not None and m.end() >= n and not final:
+                    break  # "$12" at the end of the text so far: the number may go on
                 s.out.append(_PLACEHOLDER.format(m.group(1) or m.group(2)))
                 i = m.end()
                 continue
             if c in "([{":
-                s.depth += 1
+                s.stack.append(_CLOSER[c])
             elif c in ")]}":
-                s.depth -= 1
-                if s.depth == 0:
+                expected = s.stack.pop()
+                if c != expected:
+                    raise PlanParseError(
+                        f"mismatched bracket: {c!r} where {expected!r} was expected",
+                        line_no=p.line_no,
+                        line=p.head + buf[: i + 1],
+                    )
+                if not s.stack:
                     self._finish_call(out, i)
                     return True
+            elif c == "#":
+                raise PlanParseError(
+                    "comments (#) are not allowed inside a call", line_no=p.line_no, line=p.head + buf[: i + 1]
+                )
             elif c == "\n":
                 # implicit line joining inside brackets, unless the next line starts a new action or thought
                 rest = buf[i + 1 :]
@@ -367,6 +421,8 @@ class PlanParser:
         self._pending = None
         self._after_action = True
         call_text = text[text.index(".") + 1 :].strip()
+        if _PLACEHOLDER_PREFIX in raw_args:
+            raise PlanParseError(f"{_PLACEHOLDER_PREFIX!r} is a reserved name", line_no=p.line_no, line=line_text)
         args, kwargs = _parse_arguments(arg_text, p, line_text)
         earlier = self._indices
         if p.name == JOIN:
@@ -429,7 +485,11 @@ def _parse_arguments(arg_text: str, p: _Pending, line: str) -> tuple[tuple[Any, 
         hint = ""
         if "$" in arg_text:
             hint = " (a reference is written $N or ${N} with N a task number)"
-        raise PlanParseError(f"arguments are not valid literals: {exc.msg}{hint}", line_no=p.line_no, line=line) from None
+        raise PlanParseError(
+            f"arguments are not valid literals: {exc.msg}{hint}", line_no=p.line_no, line=line
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # e.g. an integer literal beyond 4300 digits
+        raise PlanParseError(f"arguments are not valid literals: {exc}", line_no=p.line_no, line=line) from None
     call = tree.body
     assert isinstance(call, ast.Call)
     args: list[Any] = []
@@ -441,6 +501,8 @@ def _parse_arguments(arg_text: str, p: _Pending, line: str) -> tuple[tuple[Any, 
     for kw in call.keywords:
         if kw.arg is None:
             raise PlanParseError("**arguments are not allowed", line_no=p.line_no, line=line)
+        if kw.arg in kwargs:
+            raise PlanParseError(f"keyword argument {kw.arg!r} repeated", line_no=p.line_no, line=line)
         kwargs[kw.arg] = _literal(kw.value, p, line)
     return tuple(args), kwargs
 
@@ -492,10 +554,8 @@ def _ref_from_node(node: ast.AST) -> Ref | None:
         if isinstance(node, ast.Attribute):
             path.append(node.attr)
             node = node.value
-        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(
-            node.slice.value, (int, str)
-        ) and not isinstance(node.slice.value, bool):
-            path.append(node.slice.value)
+        elif isinstance(node, ast.Subscript) and (key := _index_of(node.slice)) is not None:
+            path.append(key)
             node = node.value
         else:
             break
@@ -503,6 +563,20 @@ def _ref_from_node(node: ast.AST) -> Ref | None:
         m = _PLACEHOLDER_RE.match(node.id)
         if m:
             return Ref(int(m.group(1)), tuple(reversed(path)))
+    return None
+
+
+def _index_of(node: ast.expr) -> str | int | None:
+    """The key of a ``[...]`` path step: a string, an int or a negative int literal; None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, str)) and not isinstance(node.value, bool):
+        return node.value
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and type(node.operand.value) is int
+    ):
+        return -node.operand.value
     return None
 
 

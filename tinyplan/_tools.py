@@ -7,6 +7,7 @@ OpenAI tool format, rendered as a signature line for the planner prompt, and use
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
@@ -22,7 +23,7 @@ import anyio.to_thread
 import docstring_parser
 import pydantic
 
-from tinyplan._errors import ToolDefinitionError, ToolsetError
+from tinyplan._errors import TinyplanError, ToolDefinitionError, ToolsetError
 
 __all__ = ["RESERVED_NAMES", "Tool", "ToolArgumentError", "Toolset", "get_tool", "tool"]
 
@@ -34,7 +35,7 @@ _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ATTRIBUTE = "__tinyplan_tool__"
 
 
-class ToolArgumentError(ValueError):
+class ToolArgumentError(TinyplanError, ValueError):
     """A tool call's arguments do not fit the tool's signature or types.
 
     Raised by `Tool.validate`; the task fetching unit turns it into an error observation, never a crash.
@@ -92,26 +93,38 @@ class Tool:
     timeout: float | None = None
     side_effects: bool = False
     _model: type[pydantic.BaseModel] = field(init=False, repr=False)
+    _fields: tuple[str, ...] = field(init=False, repr=False)
     _is_async: bool = field(init=False, repr=False)
+    _schema_override: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
+        try:
+            _check_name(self.name)
+        except ToolsetError as exc:
+            raise ToolDefinitionError(str(exc)) from None
         if self.timeout is not None and not self.timeout > 0:
             raise ToolDefinitionError(f"tool {self.name!r}: timeout must be a positive number of seconds")
+        names = [p.name for p in self.parameters]
+        if len(set(names)) != len(names):
+            raise ToolDefinitionError(f"tool {self.name!r}: duplicate parameter names {names}")
+        # Fields get neutral internal names and the parameter name as alias, so parameters called ``json``,
+        # ``model_config`` or ``_private`` work (pydantic reserves or hides those as attribute names).
         fields: dict[str, Any] = {}
-        for p in self.parameters:
-            info = pydantic.Field(description=p.description or None) if p.required else pydantic.Field(
-                default=p.default, description=p.description or None
-            )
-            fields[p.name] = (p.annotation, info)
+        for i, p in enumerate(self.parameters):
+            if p.required:
+                info = pydantic.Field(alias=p.name, description=p.description or None)
+            else:
+                info = pydantic.Field(default=p.default, alias=p.name, description=p.description or None)
+            fields[f"p{i}"] = (p.annotation, info)
         try:
-            self._model = pydantic.create_model(  # type: ignore[call-overload]
+            self._model = pydantic.create_model(
                 f"{self.name}_arguments",
                 __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True),
                 **fields,
             )
         except (TypeError, pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError) as exc:
             raise ToolDefinitionError(f"tool {self.name!r}: unsupported parameter types: {exc}") from exc
+        self._fields = tuple(f"p{i}" for i in range(len(self.parameters)))
         self._is_async = _is_async_callable(self.function)
 
     # ----------------------------------------------------------------------------------------------- construction
@@ -139,11 +152,13 @@ class Tool:
             ToolDefinitionError: The signature is unsupported or a parameter lacks a type hint.
             ToolsetError: The name is invalid or reserved.
         """
-        tool_name = name or getattr(function, "__name__", "")
+        tool_name = name if name is not None else getattr(function, "__name__", "")
+        if not isinstance(tool_name, str):
+            raise ToolDefinitionError(f"cannot name a tool after {function!r}: pass name=")
         try:
             _check_name(tool_name)
         except ToolsetError as exc:
-            raise ToolDefinitionError(str(exc)) from exc
+            raise ToolDefinitionError(str(exc)) from None
         try:
             signature = inspect.signature(function)
         except (TypeError, ValueError) as exc:
@@ -216,12 +231,21 @@ class Tool:
         """
         if schema.get("type") == "function" and isinstance(schema.get("function"), Mapping):
             schema = schema["function"]
+        if not isinstance(schema, Mapping):
+            raise ToolDefinitionError(f"a tool schema must be a mapping, not {type(schema).__name__}")
         name = schema.get("name")
         if not isinstance(name, str):
             raise ToolDefinitionError(f"tool schema without a name: {schema!r:.200}")
         spec = schema.get("parameters") or {}
-        props: Mapping[str, Any] = spec.get("properties") or {}
-        required = set(spec.get("required") or [])
+        if not isinstance(spec, Mapping):
+            raise ToolDefinitionError(f"tool {name!r}: 'parameters' must be a JSON Schema object")
+        props = spec.get("properties") or {}
+        if not isinstance(props, Mapping):
+            raise ToolDefinitionError(f"tool {name!r}: 'parameters.properties' must be an object")
+        required_list = spec.get("required") or []
+        if not isinstance(required_list, list) or not all(isinstance(r, str) for r in required_list):
+            raise ToolDefinitionError(f"tool {name!r}: 'parameters.required' must be a list of names")
+        required = set(required_list)
         params = tuple(
             Parameter(
                 name=pname,
@@ -247,17 +271,15 @@ class Tool:
             timeout=timeout,
             side_effects=side_effects,
         )
-        tool_._schema_override = dict(spec) if spec else None
+        tool_._schema_override = copy.deepcopy(dict(spec)) if spec else None
         return tool_
-
-    _schema_override: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------------------------------------------- schemas
     def json_schema(self) -> dict[str, Any]:
         """The JSON Schema of the arguments (an ``object`` with ``properties`` and ``required``)."""
         if self._schema_override is not None:
-            return dict(self._schema_override)
-        schema = self._model.model_json_schema()
+            return copy.deepcopy(self._schema_override)
+        schema = self._model.model_json_schema(by_alias=True)
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
             if isinstance(prop, dict):
@@ -311,7 +333,7 @@ class Tool:
                 f"{'.'.join(str(x) for x in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
             )
             raise ToolArgumentError(f"invalid arguments for {self.signature()}: {problems}") from None
-        return {p.name: getattr(model, p.name) for p in self.parameters}
+        return {p.name: getattr(model, f) for p, f in zip(self.parameters, self._fields, strict=True)}
 
     @property
     def is_async(self) -> bool:
@@ -326,9 +348,10 @@ class Tool:
         """
         if self._is_async:
             return await self.function(**arguments)
-        return await anyio.to_thread.run_sync(
-            functools.partial(self.function, **arguments), abandon_on_cancel=True
-        )
+        result = await anyio.to_thread.run_sync(functools.partial(self.function, **arguments), abandon_on_cancel=True)
+        if inspect.isawaitable(result):  # a sync wrapper that returns a coroutine
+            result = await result
+        return result
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the original function directly, bypassing validation."""
@@ -338,7 +361,10 @@ class Tool:
 def _is_async_callable(fn: Callable[..., Any]) -> bool:
     while isinstance(fn, functools.partial):
         fn = fn.func
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(type(fn), "__call__", None)  # noqa: B004  (an object whose __call__ is async)
+    return call is not None and inspect.iscoroutinefunction(call)
 
 
 def _json_schema_type(schema: Any) -> Any:
@@ -498,6 +524,7 @@ class Toolset:
         except ToolDefinitionError:
             if not callable(obj):
                 raise ToolsetError(f"{obj!r} is not a tool or a function") from None
+            _check_name(getattr(obj, "__name__", ""))
             built = Tool.from_function(obj)
         _check_name(built.name)
         if built.name in self._tools:
@@ -506,8 +533,15 @@ class Toolset:
         return built
 
     def subset(self, names: Iterable[str]) -> Toolset:
-        """A new toolset with only the named tools (in this toolset's order), same instructions and examples."""
+        """A new toolset with only the named tools (in this toolset's order), same instructions and examples.
+
+        Raises:
+            ToolsetError: A name is not in this toolset.
+        """
         wanted = set(names)
+        unknown = sorted(wanted - self._tools.keys())
+        if unknown:
+            raise ToolsetError(f"not in the toolset: {unknown}; tools: {self.names}")
         sub = Toolset(instructions=self.instructions, examples=self.examples)
         sub._tools = {n: t for n, t in self._tools.items() if n in wanted}
         return sub
