@@ -1,0 +1,129 @@
+"""Input coercion as TinyAgent does it: names become addresses and numbers, ISO texts become dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+
+from tinyplan.toolsets.mac._driver import MacDriver
+from tinyplan.toolsets.mac._errors import DateFormatError, ToolInputError
+
+__all__ = [
+    "TRANSPORTS",
+    "ensure_emails",
+    "ensure_phone_numbers",
+    "event_times",
+    "parse_date",
+    "parse_transport",
+]
+
+_DATE_HELP = "use ISO format 'YYYY-MM-DD HH:MM:SS' (or 'YYYY-MM-DD')"
+_DIGIT = re.compile(r"\d")
+
+#: Apple Maps ``dirflg`` values: driving, walking, public transit (accepted spelled out too).
+TRANSPORTS = {
+    "d": "d",
+    "driving": "d",
+    "drive": "d",
+    "car": "d",
+    "w": "w",
+    "walking": "w",
+    "walk": "w",
+    "r": "r",
+    "transit": "r",
+    "public transit": "r",
+}
+
+
+def parse_date(text: str | None, what: str) -> dt.datetime | None:
+    """Read an ISO date (``YYYY-MM-DD HH:MM:SS``, ``YYYY-MM-DD HH:MM``, ``YYYY-MM-DDTHH:MM:SS`` or ``YYYY-MM-DD``).
+
+    A date without a time is midnight. A time-zone offset is dropped after converting to local time.
+
+    Returns:
+        The naive local datetime, or None for an empty text (and for ``None``/``"None"``, which models write).
+
+    Raises:
+        DateFormatError: The text is not an ISO date.
+    """
+    if text is None:
+        return None
+    stripped = text.strip()
+    if not stripped or stripped.lower() in ("none", "null"):
+        return None
+    try:
+        value = dt.datetime.fromisoformat(stripped)
+    except ValueError:
+        raise DateFormatError(f"{what} {text!r} is not a date: {_DATE_HELP}") from None
+    if value.tzinfo is not None:
+        value = value.astimezone().replace(tzinfo=None)
+    return value
+
+
+def event_times(start_date: str | None, end_date: str | None) -> tuple[dt.datetime, dt.datetime]:
+    """The start and end of an event, as TinyAgent fills them in.
+
+    A missing end is start + 1 hour; a missing start is end - 1 hour.
+
+    Raises:
+        DateFormatError: A date is malformed, both are missing, or the end is before the start.
+    """
+    start = parse_date(start_date, "start_date")
+    end = parse_date(end_date, "end_date")
+    if start is None and end is None:
+        raise DateFormatError(f"start_date is required: {_DATE_HELP}")
+    if end is None:
+        assert start is not None
+        end = start + dt.timedelta(hours=1)
+    elif start is None:
+        start = end - dt.timedelta(hours=1)
+    if end < start:
+        raise DateFormatError(f"end_date {end_date!r} is before start_date {start_date!r}")
+    return start, end
+
+
+def parse_transport(transport: str | None) -> str:
+    """Map a transport mode to Apple Maps' ``dirflg`` (``d``, ``w`` or ``r``); empty means driving.
+
+    Raises:
+        ToolInputError: An unknown mode.
+    """
+    key = (transport or "").strip().lower()
+    if not key or key == "none":
+        return "d"
+    if key not in TRANSPORTS:
+        raise ToolInputError(f"unknown transport {transport!r}: use 'd' (driving), 'w' (walking) or 'r' (transit)")
+    return TRANSPORTS[key]
+
+
+async def ensure_emails(values: Sequence[str], driver: MacDriver) -> tuple[str, ...]:
+    """Email addresses for ``values``: an entry with ``@`` is kept, any other is a contact name looked up.
+
+    Blank entries are dropped (models write ``[""]`` for "nobody").
+
+    Raises:
+        ContactNotFoundError: A name matches no contact with an email address.
+    """
+    out: list[str] = []
+    for value in values:
+        text = value.strip()
+        if not text:
+            continue
+        out.append(text if "@" in text else (await driver.email_address(text)).value)
+    return tuple(out)
+
+
+async def ensure_phone_numbers(values: Sequence[str], driver: MacDriver) -> tuple[str, ...]:
+    """Phone numbers for ``values``: an entry with a digit is kept, any other is a contact name looked up.
+
+    Raises:
+        ContactNotFoundError: A name matches no contact with a phone number.
+    """
+    out: list[str] = []
+    for value in values:
+        text = value.strip()
+        if not text:
+            continue
+        out.append(text if _DIGIT.search(text) else (await driver.phone_number(text)).value)
+    return tuple(out)

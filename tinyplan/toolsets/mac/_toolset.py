@@ -1,0 +1,519 @@
+"""TinyAgent's 16 Mac tools as a tinyplan `Toolset`, over a `MacDriver`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote_plus
+
+import anyio
+import anyio.to_thread
+import pypdf
+import pypdf.errors
+
+from tinyplan._backend import Backend
+from tinyplan._errors import ToolsetError
+from tinyplan._tools import Tool, Toolset
+from tinyplan.toolsets.mac._coerce import ensure_emails, ensure_phone_numbers, event_times, parse_date, parse_transport
+from tinyplan.toolsets.mac._driver import CalendarEvent, EmailDraft, MacDriver, Reminder
+from tinyplan.toolsets.mac._errors import DateFormatError, ToolFileNotFoundError, ToolInputError
+from tinyplan.toolsets.mac._home import default_home
+from tinyplan.toolsets.mac.applescript import Runner
+from tinyplan.toolsets.mac.guidance import MAC_TOOL_NAMES, mac_examples, mac_instructions
+from tinyplan.toolsets.mac.macos import MacOSDriver
+from tinyplan.toolsets.mac.portable import PortableDriver
+from tinyplan.toolsets.mac.subagents import EmailMode, SubAgent
+from tinyplan.toolsets.mac.zoom import ZoomClient
+
+__all__ = ["SIDE_EFFECT_TOOLS", "mac_tools", "mac_toolset", "pdf_text", "select_driver"]
+
+DriverChoice = Literal["auto", "portable", "macos"] | MacDriver
+
+#: The tools that change state (calendar, notes, reminders, email, SMS, Zoom): asked for approval, never repeated.
+SIDE_EFFECT_TOOLS = frozenset(
+    {
+        "create_calendar_event",
+        "compose_new_email",
+        "reply_to_email",
+        "forward_email",
+        "create_note",
+        "append_note_content",
+        "create_reminder",
+        "send_sms",
+        "get_zoom_meeting_link",
+    }
+)
+
+
+def pdf_text(path: str | Path) -> str:
+    """The text of every page of a PDF (pypdf's extraction), pages separated by blank lines.
+
+    Raises:
+        ToolFileNotFoundError: The file does not exist.
+        ToolInputError: It is not a readable PDF, or it holds no extractable text (e.g. scanned pages).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ToolFileNotFoundError(f"{file} does not exist")
+    try:
+        reader = pypdf.PdfReader(file)
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+    except (pypdf.errors.PyPdfError, OSError, ValueError) as exc:
+        raise ToolInputError(f"{file.name} is not a readable PDF: {exc}") from None
+    text = "\n\n".join(p for p in pages if p)
+    if not text.strip():
+        raise ToolInputError(f"{file.name} has no extractable text (scanned pages?)")
+    return text
+
+
+def select_driver(
+    driver: DriverChoice = "auto", *, home: str | Path | None = None, runner: Runner | None = None
+) -> MacDriver:
+    """The driver for ``driver``: ``"auto"`` is macOS on a Mac (``sys.platform == "darwin"``), portable elsewhere.
+
+    ``home`` is used by the portable driver (None: `default_home`); ``runner`` by the macOS driver.
+
+    Raises:
+        ToolsetError: An unknown driver name.
+        MacToolError: The portable driver's home folder does not exist.
+    """
+    if isinstance(driver, MacDriver):
+        return driver
+    if driver == "auto":
+        driver = "macos" if sys.platform == "darwin" else "portable"
+    if driver == "macos":
+        return MacOSDriver(runner)
+    if driver == "portable":
+        return PortableDriver(home if home is not None else default_home())
+    raise ToolsetError(f"unknown driver {driver!r}: use 'auto', 'portable', 'macos' or a MacDriver")
+
+
+def _where(driver: MacDriver, where: str) -> str:
+    return f"saved to {where}" if driver.name == "portable" else f"in {where}"
+
+
+def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: ZoomClient | None = None) -> list[Tool]:
+    """Build the 16 tools over ``driver``, in `MAC_TOOL_NAMES` order.
+
+    Args:
+        driver: The machine the tools act on.
+        subagent: Writes email bodies, notes and summaries (default: pass the given text through).
+        zoom: The Zoom client (default: a `ZoomClient` reading ``$ZOOM_ACCESS_TOKEN`` at call time).
+    """
+    writer = subagent or SubAgent()
+    zoom_client = zoom or ZoomClient()
+
+    async def ensure_paths(paths: Sequence[str]) -> tuple[str, ...]:
+        out: list[str] = []
+        for p in paths:
+            if not p.strip():
+                continue
+            candidate = await anyio.Path(p).expanduser()
+            is_file = candidate.is_absolute() and await candidate.is_file()
+            out.append(str(candidate) if is_file else await driver.find_file(p))
+        return tuple(out)
+
+    async def get_phone_number(name: str) -> str:
+        """Search for a contact by name.
+
+        Args:
+            name: The contact's name, e.g. "Lutfi".
+
+        Returns:
+            the phone number of the contact.
+        """
+        return (await driver.phone_number(name)).value
+
+    async def get_email_address(name: str) -> str:
+        """Search for a contact by name.
+
+        Args:
+            name: The contact's name, e.g. "Sid".
+
+        Returns:
+            the email address of the contact.
+        """
+        return (await driver.email_address(name)).value
+
+    async def create_calendar_event(
+        title: str,
+        start_date: str,
+        end_date: str = "",
+        location: str | None = "",
+        invitees: list[str] = [],  # noqa: B006 - never mutated; the default shows in the planner's signature
+        notes: str | None = "",
+        calendar: str | None = "",
+    ) -> str:
+        """Create a calendar event.
+
+        Args:
+            title: The event title.
+            start_date: Start, 'YYYY-MM-DD HH:MM:SS'.
+            end_date: End, 'YYYY-MM-DD HH:MM:SS'; empty means one hour after the start.
+            location: Where; an empty string or None if not applicable.
+            invitees: A list of email addresses (names are looked up in contacts); an empty list if not applicable.
+            notes: Notes on the event; an empty string or None if not applicable.
+            calendar: The calendar name; an empty string or None for the default calendar.
+
+        Returns:
+            the status of the event creation.
+        """
+        start, end = event_times(start_date, end_date)
+        addresses = await ensure_emails(invitees, driver)
+        event = CalendarEvent(
+            title=title,
+            start=start,
+            end=end,
+            location=location or "",
+            invitees=addresses,
+            notes=notes or "",
+            calendar="" if calendar in (None, "None") else str(calendar),
+        )
+        where = await driver.create_event(event)
+        who = f", inviting {', '.join(addresses)}" if addresses else ""
+        span = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
+        return f"Event '{title}' created for {span}{who}; {_where(driver, where)}."
+
+    async def open_and_get_file_path(file_name: str) -> str:
+        """Opens the file and returns its path.
+
+        Args:
+            file_name: The file's name, with or without extension, e.g. "Apple Demo".
+
+        Returns:
+            the absolute path of the file.
+        """
+        return await driver.find_file(file_name)
+
+    async def summarize_pdf(pdf_path: str) -> str:
+        """Summarizes the content of a PDF file and returns the summary.
+
+        This tool can only be used AFTER calling open_and_get_file_path tool to get the PDF file path.
+
+        Args:
+            pdf_path: The path of the PDF file.
+
+        Returns:
+            the summary.
+        """
+        path = (await ensure_paths([pdf_path]) or ("",))[0]
+        if not path:
+            raise ToolFileNotFoundError("no PDF path given: call open_and_get_file_path first")
+        text = await anyio.to_thread.run_sync(pdf_text, path)
+        return await writer.summary(text)
+
+    async def compose_new_email(
+        recipients: list[str],
+        cc: list[str] = [],  # noqa: B006
+        subject: str = "",
+        context: str = "",
+        attachments: list[str] = [],  # noqa: B006
+    ) -> str:
+        """Composes a new email and returns the status of the email composition. The email is drafted, not sent.
+
+        The context parameter should pass down the content or some intermediate result; a map location or a zoom
+        link to send MUST be put in the context.
+
+        Args:
+            recipients: A list of email addresses (names are looked up in contacts).
+            cc: A list of email addresses to copy; an empty list if not applicable.
+            subject: The subject line.
+            context: What the email should say.
+            attachments: A list of file paths (or file names to search for); an empty list if not applicable.
+
+        Returns:
+            the status of the email composition.
+        """
+        to = await ensure_emails(recipients, driver)
+        if not to:
+            raise ToolInputError("compose_new_email needs at least one recipient")
+        copy = await ensure_emails(cc, driver)
+        files = await ensure_paths(attachments)
+        body = await writer.email_body(context, mode=EmailMode.NEW)
+        where = await driver.compose_email(EmailDraft(to, copy, subject, body, files))
+        extra = f" with {len(files)} attachment(s)" if files else ""
+        return f"Email draft to {', '.join(to)}{extra} composed (not sent); {_where(driver, where)}."
+
+    async def reply_to_email(
+        cc: list[str] = [],  # noqa: B006
+        context: str = "",
+        attachments: list[str] = [],  # noqa: B006
+    ) -> str:
+        """Replies to the currently selected email in Mail with the given content. The reply is drafted, not sent.
+
+        Args:
+            cc: A list of email addresses to copy; an empty list if not applicable.
+            context: What the reply should say.
+            attachments: A list of file paths; an empty list if not applicable.
+
+        Returns:
+            the status of the reply.
+        """
+        copy = await ensure_emails(cc, driver)
+        files = await ensure_paths(attachments)
+        thread = await driver.selected_email()
+        body = await writer.email_body(context, thread=thread, mode=EmailMode.REPLY)
+        where = await driver.reply_email(copy, body, files)
+        return f"Reply to the selected email composed (not sent); {_where(driver, where)}."
+
+    async def forward_email(
+        recipients: list[str],
+        cc: list[str] = [],  # noqa: B006
+        context: str = "",
+        attachments: list[str] = [],  # noqa: B006
+    ) -> str:
+        """Forwards the currently selected email in Mail. The forward is drafted, not sent.
+
+        Args:
+            recipients: A list of email addresses (names are looked up in contacts).
+            cc: A list of email addresses to copy; an empty list if not applicable.
+            context: A note to add above the forwarded email; an empty string if not applicable.
+            attachments: A list of file paths; an empty list if not applicable.
+
+        Returns:
+            the status of the forward.
+        """
+        to = await ensure_emails(recipients, driver)
+        if not to:
+            raise ToolInputError("forward_email needs at least one recipient")
+        copy = await ensure_emails(cc, driver)
+        files = await ensure_paths(attachments)
+        body = ""
+        if context.strip():
+            thread = await driver.selected_email()
+            body = await writer.email_body(context, thread=thread, mode=EmailMode.FORWARD)
+        where = await driver.forward_email(to, copy, body, files)
+        return f"Forward of the selected email to {', '.join(to)} composed (not sent); {_where(driver, where)}."
+
+    async def maps_open_location(location: str) -> str:
+        """Opens the specified location in Apple Maps.
+
+        Args:
+            location: A place name, address, or coordinates.
+
+        Returns:
+            the URL of the location in Apple Maps.
+        """
+        if not location.strip():
+            raise ToolInputError("maps_open_location needs a location")
+        url = "https://maps.apple.com/?q=" + quote_plus(location)
+        await driver.show_url(url)
+        return f"Location of {location} in Apple Maps: {url}"
+
+    async def maps_show_directions(start_location: str, end_location: str, transport: str = "d") -> str:
+        """Show directions from a start location to an end location in Apple Maps.
+
+        Args:
+            start_location: Where to start; an empty string for the device's current location.
+            end_location: Where to go.
+            transport: 'd' (driving, the default), 'w' (walking) or 'r' (public transit).
+
+        Returns:
+            the URL of the directions in Apple Maps.
+        """
+        if not end_location.strip():
+            raise ToolInputError("maps_show_directions needs an end_location")
+        flag = parse_transport(transport)
+        start = f"saddr={quote_plus(start_location)}&" if start_location.strip() else ""
+        url = f"https://maps.apple.com/?{start}daddr={quote_plus(end_location)}&dirflg={flag}"
+        await driver.show_url(url)
+        return f"Directions to {end_location} in Apple Maps: {url}"
+
+    async def create_note(name: str, content: str, folder: str = "") -> str:
+        """Creates a new note with the given content.
+
+        Args:
+            name: The title of the note.
+            content: The main text of the note.
+            folder: The notes folder; an empty string if not applicable.
+
+        Returns:
+            the status of the note creation.
+        """
+        if not name.strip():
+            raise ToolInputError("create_note needs a name")
+        text = await writer.note_content(name, content)
+        where = await driver.create_note(name, text, folder)
+        return f"Note '{name}' created; {_where(driver, where)}."
+
+    async def open_note(name: str, folder: str = "") -> str:
+        """Opens an existing note by its name.
+
+        Args:
+            name: The note's name (the closest match is opened).
+            folder: The notes folder; an empty string to search every folder.
+
+        Returns:
+            the content of the note.
+        """
+        note = await driver.read_note(name, folder)
+        return note.text or f"Note '{note.name}' is empty."
+
+    async def append_note_content(name: str, content: str, folder: str = "") -> str:
+        """Appends content to an existing note.
+
+        Args:
+            name: The note's name (the closest match is used).
+            content: The text to add.
+            folder: The notes folder; an empty string to search every folder.
+
+        Returns:
+            the status of the content appending.
+        """
+        previous = None
+        if writer.backend is not None:
+            previous = (await driver.read_note(name, folder)).text
+        text = await writer.note_content(name, content, previous=previous)
+        if not text.strip():
+            raise ToolInputError("append_note_content needs some content to append")
+        where = await driver.append_note(name, text, folder)
+        return f"Content appended to note '{name}'; {_where(driver, where)}."
+
+    async def create_reminder(
+        name: str,
+        due_date: str = "",
+        notes: str = "",
+        list_name: str = "",
+        priority: int = 0,
+        all_day: bool = False,
+    ) -> str:
+        """Creates a new reminder and returns the status of the reminder creation.
+
+        Args:
+            name: What to be reminded of.
+            due_date: 'YYYY-MM-DD HH:MM:SS', or 'YYYY-MM-DD' when all_day is True; empty for no due date.
+            notes: Notes on the reminder; an empty string if not applicable.
+            list_name: The reminders list; an empty string for the default list.
+            priority: 0 (none, the default), 1 (high), 5 (medium) or 9 (low).
+            all_day: Whether the reminder is for the whole day (defaults to False).
+
+        Returns:
+            the status of the reminder creation.
+        """
+        if not name.strip():
+            raise ToolInputError("create_reminder needs a name")
+        if not 0 <= priority <= 9:
+            raise ToolInputError(f"priority must be 0 (none) to 9 (low), 1 being high; got {priority}")
+        due_time = parse_date(due_date, "due_date")
+        due: dt.datetime | dt.date | None = due_time.date() if (due_time is not None and all_day) else due_time
+        reminder = Reminder(name=name, due=due, notes=notes, list_name=list_name, priority=priority)
+        where = await driver.create_reminder(reminder)
+        when = f", due {due:%Y-%m-%d}" if isinstance(due, dt.date) and not isinstance(due, dt.datetime) else ""
+        if isinstance(due, dt.datetime):
+            when = f", due {due:%Y-%m-%d %H:%M}"
+        return f"Reminder '{name}' created{when}; {_where(driver, where)}."
+
+    async def send_sms(recipients: list[str], message: str) -> str:
+        """Send an SMS to a list of phone numbers. The message is drafted, not sent.
+
+        Args:
+            recipients: A list of phone numbers (names are looked up in contacts).
+            message: The text of the message.
+
+        Returns:
+            the status of the SMS.
+        """
+        numbers = await ensure_phone_numbers(recipients, driver)
+        if not numbers:
+            raise ToolInputError("send_sms needs at least one recipient")
+        if not message.strip():
+            raise ToolInputError("send_sms needs a message")
+        where = await driver.draft_sms(numbers, message)
+        return f"SMS draft to {', '.join(numbers)} composed (not sent); {_where(driver, where)}."
+
+    async def get_zoom_meeting_link(
+        topic: str,
+        start_time: str,
+        duration: int = 60,
+        meeting_invitees: list[str] = [],  # noqa: B006
+    ) -> str:
+        """Creates a Zoom meeting and returns the join URL.
+
+        Pass the link to create_calendar_event (location or notes) or to compose_new_email (context) to share it.
+
+        Args:
+            topic: The meeting topic.
+            start_time: Start, 'YYYY-MM-DD HH:MM:SS'.
+            duration: Minutes (default 60).
+            meeting_invitees: A list of email addresses (names are looked up in contacts).
+
+        Returns:
+            the join URL of the new meeting.
+        """
+        start = parse_date(start_time, "start_time")
+        if start is None:
+            raise DateFormatError("start_time is required: use ISO format 'YYYY-MM-DD HH:MM:SS'")
+        invitees = await ensure_emails(meeting_invitees, driver)
+        return await zoom_client.create_meeting(topic, start, duration, invitees)
+
+    functions: dict[str, Callable[..., Any]] = {
+        f.__name__: f
+        for f in (
+            get_phone_number,
+            get_email_address,
+            create_calendar_event,
+            open_and_get_file_path,
+            summarize_pdf,
+            compose_new_email,
+            reply_to_email,
+            forward_email,
+            maps_open_location,
+            maps_show_directions,
+            create_note,
+            open_note,
+            append_note_content,
+            create_reminder,
+            send_sms,
+            get_zoom_meeting_link,
+        )
+    }
+    return [Tool.from_function(functions[n], side_effects=n in SIDE_EFFECT_TOOLS) for n in MAC_TOOL_NAMES]
+
+
+def mac_toolset(
+    home: str | Path | None = None,
+    *,
+    driver: DriverChoice = "auto",
+    subagent: Backend | None = None,
+    runner: Runner | None = None,
+    tools: Iterable[str] | None = None,
+    context_budget: int = 6000,
+    count_tokens: Callable[[str], int] | None = None,
+    zoom: ZoomClient | None = None,
+) -> Toolset:
+    """TinyAgent's 16 Mac tools (Erdogan et al. 2024) as a `Toolset`, with TinyAgent's planner rules and examples.
+
+    Args:
+        home: The portable driver's home folder. None: ``$TINYPLAN_MAC_HOME``, else
+            ``~/.local/share/tinyplan/home`` (``$XDG_DATA_HOME`` respected), created from the sample home on first
+            use. Ignored by the macOS driver.
+        driver: ``"auto"`` (macOS when ``sys.platform == "darwin"``, else portable), ``"portable"``, ``"macos"``,
+            or a `MacDriver` instance.
+        subagent: The backend that writes email bodies, note contents and PDF summaries. None: the tools use the
+            given text as it is (the ``context``/``content`` argument; the PDF's text cut to ``context_budget``).
+        runner: Runs commands for the macOS driver (default: real subprocesses); inject one to record scripts.
+        tools: Only these tools (names from `MAC_TOOL_NAMES`); None: all 16.
+        context_budget: How much context a sub-agent call gets: characters, or tokens with ``count_tokens``.
+        count_tokens: Token counter of the sub-agent's model (e.g. ``lambda s: len(tok.encode(s).ids)``).
+        zoom: The Zoom client; None reads ``$ZOOM_ACCESS_TOKEN`` (and ``$ZOOM_API_URL``) when a meeting is made.
+
+    Returns:
+        The toolset; its ``instructions`` and ``examples`` are those for the chosen tools (see `mac_instructions`,
+        `mac_examples` for a subset picked later, e.g. by ToolRAG).
+
+    Raises:
+        ToolsetError: An unknown driver or tool name.
+        MacToolError: The portable home folder does not exist.
+    """
+    chosen = list(MAC_TOOL_NAMES) if tools is None else list(tools)
+    unknown = [n for n in chosen if n not in MAC_TOOL_NAMES]
+    if unknown:
+        raise ToolsetError(f"unknown Mac tool(s) {unknown}: choose from {', '.join(MAC_TOOL_NAMES)}")
+    machine = select_driver(driver, home=home, runner=runner)
+    writer = SubAgent(subagent, context_budget=context_budget, count_tokens=count_tokens)
+    built = [t for t in mac_tools(machine, subagent=writer, zoom=zoom) if t.name in chosen]
+    names = [t.name for t in built]
+    return Toolset(built, instructions=mac_instructions(names), examples=mac_examples(names))
