@@ -4,6 +4,7 @@ TinyAgent (Erdogan et al. 2024) judges a plan by its DAG; `tinyplan.eval` measur
 any model, toolset and dataset. See docs/eval.md.
 """
 
+from tinyplan.eval._baseline import LlamaFunctionCallingBaseline, tasks_from_tool_calls
 from tinyplan.eval._datasets import (
     BFCL_CATEGORIES,
     EvalCase,
@@ -14,16 +15,62 @@ from tinyplan.eval._datasets import (
     normalize_schema,
     render_plan,
     sanitize_name,
+    sanitize_param,
+)
+from tinyplan.eval._metrics import (
+    CaseScore,
+    Summary,
+    args_match,
+    dag_success,
+    edge_counts,
+    plan_graph,
+    score_plan,
+    strict_success,
+    summarize,
+    tool_counts,
+    value_matches,
+)
+from tinyplan.eval._runner import (
+    CaseRecord,
+    EvalReport,
+    EvalSystem,
+    Prediction,
+    TinyplanSystem,
+    evaluate,
+    markdown_table,
+    write_results,
 )
 
 __all__ = [
     "BFCL_CATEGORIES",
+    "CaseRecord",
+    "CaseScore",
     "EvalCase",
     "EvalDataError",
+    "EvalReport",
+    "EvalSystem",
     "GoldCall",
+    "LlamaFunctionCallingBaseline",
+    "Prediction",
+    "Summary",
+    "TinyplanSystem",
+    "args_match",
+    "dag_success",
     "default_root",
+    "edge_counts",
+    "evaluate",
     "load_dataset",
+    "markdown_table",
     "normalize_schema",
+    "plan_graph",
     "render_plan",
     "sanitize_name",
+    "sanitize_param",
+    "score_plan",
+    "strict_success",
+    "summarize",
+    "tasks_from_tool_calls",
+    "tool_counts",
+    "value_matches",
+    "write_results",
 ]

@@ -1,0 +1,159 @@
+"""``tinyplan eval``: run the evaluation harness from the command line (a click command the main CLI registers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+from rich.console import Console
+
+from tinyplan._backend import Backend
+from tinyplan._errors import TinyplanError
+from tinyplan.eval._datasets import EvalCase, load_dataset
+from tinyplan.eval._runner import EvalReport, TinyplanSystem, evaluate, markdown_table, write_results
+
+__all__ = ["eval_command", "make_backend"]
+
+
+def make_backend(model: str | None, backend_url: str | None, *, n_threads: int = 2) -> Backend:
+    """The backend for an evaluation run.
+
+    Args:
+        model: A GGUF path, ``"default"``, ``"tiny"`` or None (`tinyplan.resolve_model`), loaded in this process
+            with llama-cpp-python when ``backend_url`` is None.
+        backend_url: A running server instead: a URL ending in ``/v1`` is an OpenAI-compatible API, anything else a
+            native ``llama-server`` root (e.g. ``http://127.0.0.1:8080``).
+        n_threads: CPU threads for the in-process model.
+    """
+    from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, OpenAICompatibleBackend
+
+    if backend_url:
+        url = backend_url.rstrip("/")
+        if url.endswith("/v1"):
+            return OpenAICompatibleBackend(url)
+        return LlamaServerBackend(url)
+    return LlamaCppBackend(model, n_threads=n_threads)
+
+
+def _retriever() -> Any:
+    try:
+        from tinyplan.rag._embedding import EmbeddingRetriever
+    except ImportError as exc:  # the embedding extra is missing
+        raise click.ClickException(f"ToolRAG is not available: {exc}") from exc
+    return EmbeddingRetriever()
+
+
+async def _run(
+    cases: list[EvalCase],
+    *,
+    model: str | None,
+    backend_url: str | None,
+    grammar: str | None,
+    rag: bool,
+    concurrency: int,
+    baseline: bool,
+    planner: bool,
+    progress: bool,
+) -> list[EvalReport]:
+    reports: list[EvalReport] = []
+    if planner:
+        backend = make_backend(model, backend_url)
+        try:
+            system = TinyplanSystem(
+                backend,
+                grammar=grammar,  # type: ignore[arg-type]
+                retriever=_retriever() if rag else None,
+            )
+            reports.append(await evaluate(cases, system, concurrency=concurrency, progress=progress))
+        finally:
+            await backend.aclose()
+    if baseline:
+        from tinyplan._model import resolve_model
+        from tinyplan.eval._baseline import LlamaFunctionCallingBaseline
+
+        reports.append(
+            await evaluate(cases, LlamaFunctionCallingBaseline(resolve_model(model)), concurrency=1, progress=progress)
+        )
+    return reports
+
+
+@click.command("eval")
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    required=True,
+    help="bfcl:<category> | teval | tinyagent:PATH | jsonl:PATH (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many cases per dataset.")
+@click.option("--model", default=None, help="GGUF file, 'default' or 'tiny' (default: $TINYPLAN_MODEL or default).")
+@click.option("--backend-url", default=None, help="Use a running server (…/v1: OpenAI-compatible; else llama-server).")
+@click.option(
+    "--grammar",
+    type=click.Choice(["none", "syntax", "typed"]),
+    default="none",
+    show_default=True,
+    help="GBNF constrained decoding level.",
+)
+@click.option("--rag/--no-rag", default=False, show_default=True, help="Select tools per request with ToolRAG.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True, help="Cases in flight.")
+@click.option("--baseline/--no-baseline", default=False, help="Also run llama-cpp-python's own function calling.")
+@click.option("--baseline-only", is_flag=True, help="Run only the baseline.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None, help="Evaluation data folder.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Results folder (default: eval-results/<timestamp>).",
+)
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+def eval_command(
+    datasets: tuple[str, ...],
+    limit: int | None,
+    model: str | None,
+    backend_url: str | None,
+    grammar: str,
+    rag: bool,
+    concurrency: int,
+    baseline: bool,
+    baseline_only: bool,
+    root: Path | None,
+    out: Path | None,
+    progress: bool,
+) -> None:
+    """Evaluate plans on a dataset: DAG success (TinyAgent), strict success, tool/edge precision and recall.
+
+    Writes one JSON line per case and a Markdown summary table to --out, and prints the table.
+
+    Example: tinyplan eval --dataset bfcl:parallel_multiple --limit 50 --grammar syntax --baseline
+    """
+    console = Console(stderr=True)
+    out_dir = out or Path("eval-results") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    reports: list[EvalReport] = []
+    try:
+        for spec in datasets:
+            cases = load_dataset(spec, limit=limit, root=root)
+            if not cases:
+                raise click.ClickException(f"{spec}: no cases")
+            run = functools.partial(
+                _run,
+                cases,
+                model=model,
+                backend_url=backend_url,
+                grammar=None if grammar == "none" else grammar,
+                rag=rag,
+                concurrency=concurrency,
+                baseline=baseline or baseline_only,
+                planner=not baseline_only,
+                progress=progress,
+            )
+            reports += anyio.run(run)
+        paths = write_results(reports, out_dir)
+    except TinyplanError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(markdown_table(reports))
+    console.print(f"results: {', '.join(str(p) for p in paths)}", markup=False, highlight=False)
