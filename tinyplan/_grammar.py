@@ -120,7 +120,7 @@ def plan_grammar(
         body += " thought*"
         head.append(r'thought ::= "Thought:" [^\n]* nl')
     head.insert(0, f"root ::= {body.strip()} join-line".replace("root ::=  ", "root ::= "))
-    head.append('join-line ::= idx ". join()" ( "\\n"? "<END_OF_PLAN>" )? "\\n"?')
+    head.append('join-line ::= idx ". join()" ( nl? "<END_OF_PLAN>" )? nl?')
     rules = [f"{name} ::= {rule}" for name, rule in builder.rules.items()]
     rules += _py_name_rules()
     return "\n".join(head) + "\n" + _COMMON.strip() + "\n" + "\n".join(rules) + ("\n" if rules else "")
@@ -186,7 +186,7 @@ def _py_name_rules() -> list[str]:
     prefixes = sorted({w[:i] for w in words for i in range(len(w))})
 
     def node(prefix: str) -> str:
-        return "py-name" + "".join(f"-{ord(c):x}" for c in prefix)
+        return "py-name-" + prefix if prefix else "py-name"  # keywords are ASCII letters: valid in rule names
 
     rules = ["py-tail ::= [A-Za-z0-9_]*"]
     for prefix in prefixes:
@@ -261,7 +261,8 @@ class _Builder:
         positional = 'value ( "," sp value )*'
         if not kw_names:
             return self.add(prefix + "-args", positional) + "?"
-        kwarg = self.add(prefix + "-kwarg", " | ".join(_lit(n) for n in sorted(kw_names)) + " kweq value")
+        names = " | ".join(_lit(n) for n in sorted(kw_names))
+        kwarg = self.add(prefix + "-kwarg", f"( {names} ) kweq value" if len(kw_names) > 1 else f"{names} kweq value")
         kwargs = f'{kwarg} ( "," sp {kwarg} )*'
         return self.add(prefix + "-args", f'value ( "," sp value )* ( "," sp {kwarg} )* | {kwargs}') + "?"
 
@@ -404,7 +405,9 @@ class _Builder:
 
     def _object(self, schema: Mapping[str, Any], hint: str, depth: int) -> str:
         props = schema.get("properties")
-        extra = schema.get("additionalProperties", True)
+        # declared properties: other keys only when explicitly allowed (JSON Schema allows them by default, but a
+        # generic key would also let a known key through with any value)
+        extra = schema.get("additionalProperties", not (isinstance(props, Mapping) and props))
         pairs: list[str] = []
         if isinstance(props, Mapping) and props:
             for i, (name, sub) in enumerate(sorted(props.items())):
