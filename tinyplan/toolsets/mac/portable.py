@@ -129,7 +129,7 @@ class PortableDriver(MacDriver):
         contact = match_contact(name, contacts)
         values = contact.emails if kind == "email" else contact.phones
         if not values:
-            what = "an email address" if kind == "email" else "a phone number"
+            what = "email address" if kind == "email" else "phone number"
             raise ContactNotFoundError(f"contact {contact.name!r} has no {what}")
         return ContactValue(contact.name, values[0])
 
