@@ -20,10 +20,11 @@ from typing import Any
 import anyio
 import networkx as nx
 import pydantic
+from anyio.abc import TaskGroup
 
 from tinyplan._errors import PlanValidationError
 from tinyplan._events import Event, TaskFinished, TaskStarted
-from tinyplan._parser import JOIN, Interpolated, Ref, Task
+from tinyplan._parser import JOIN, Interpolated, Ref, Task, references_in
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, canonical_arguments
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 
-class TaskState(str, enum.Enum):
+class TaskState(enum.StrEnum):
     """Where a task is. Every task ends in a terminal state (all but PENDING and RUNNING)."""
 
     PENDING = "pending"
@@ -163,9 +164,8 @@ class _ResolveError(Exception):
 def _follow(value: Any, path: Sequence[str | int], ref: Ref) -> Any:
     for step in path:
         try:
-            if isinstance(value, Mapping):
-                value = value[step]
-            elif isinstance(step, int) and isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+            is_list = isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+            if isinstance(value, Mapping) or (isinstance(step, int) and is_list):
                 value = value[step]
             elif isinstance(step, str) and not step.startswith("_") and hasattr(value, step):
                 value = getattr(value, step)
@@ -193,8 +193,20 @@ def _resolve(value: Any, results: Mapping[int, TaskResult]) -> Any:
     return value
 
 
+def _needs(task: Task) -> tuple[int, ...]:
+    """The tasks ``task`` waits for: its declared dependencies and every task its arguments reference."""
+    if not task.args and not task.kwargs:
+        return task.dependencies
+    refs = references_in(task.args) | references_in(dict(task.kwargs))
+    if refs.issubset(task.dependencies):
+        return task.dependencies
+    return tuple(sorted(refs.union(task.dependencies)))
+
+
 def build_graph(tasks: Iterable[Task]) -> nx.DiGraph[int]:
     """The dependency graph: a node per task (attribute ``tool``), an edge ``d -> t`` for each dependency.
+
+    A task depends on its declared ``dependencies`` and on every task its arguments reference (``$N``).
 
     Raises:
         PlanValidationError: A duplicate index, a dependency on a task not in the plan, or a cycle.
@@ -206,7 +218,7 @@ def build_graph(tasks: Iterable[Task]) -> nx.DiGraph[int]:
             raise PlanValidationError(f"duplicate task index {t.idx}")
         graph.add_node(t.idx, tool=t.name)
     for t in listed:
-        for d in t.dependencies:
+        for d in _needs(t):
             if d not in graph:
                 raise PlanValidationError(f"task {t.idx} depends on task {d}, which is not in the plan")
             graph.add_edge(d, t.idx)
@@ -216,28 +228,38 @@ def build_graph(tasks: Iterable[Task]) -> nx.DiGraph[int]:
     return graph
 
 
-@dataclass
+@dataclass(slots=True)
 class _Run:
+    tg: TaskGroup
+    limiter: anyio.CapacityLimiter | None
     results: dict[int, TaskResult] = field(default_factory=dict)
     waiting: dict[int, int] = field(default_factory=dict)  # task -> unfinished dependencies
     dependents: dict[int, list[int]] = field(default_factory=dict)
-    tasks: dict[int, Task] = field(default_factory=dict)
+    needs: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 class TaskFetchingUnit:
     """Executes tasks as a DAG with every ready task running in parallel (LLMCompiler's task fetching unit).
 
+    Event-driven: a finished task counts down its dependents and starts each one whose count reaches zero at once
+    (the first in the same anyio task, the others as new tasks of the run's task group). There is no polling loop.
+
     Args:
         tools: The toolset tasks call.
-        max_concurrency: At most this many tools run at once (None: no limit).
+        max_concurrency: At most this many tools run at once (None: no limit; sync tools are also bounded by
+            anyio's worker-thread limiter, 40 threads by default).
         tool_timeout: Default seconds per tool call when the tool sets none (None: no limit).
         approve: Asked before each side-effecting tool runs; refusing makes the task REFUSED and nothing runs.
+            An approval callback that raises makes the task FAILED.
         reuse: Observations of side-effecting calls that already succeeded, keyed by
             `canonical_arguments(name, arguments)`: such a call is not run again and reports ``reused=True``.
         on_event: Called (synchronously) with `TaskStarted` and `TaskFinished` events as they happen.
 
     Attributes:
-        results: Task results by index, filled while `run` goes (a live view).
+        results: Task results by index, filled while `run` goes (a live view of the latest run).
+
+    Raises:
+        ValueError: ``max_concurrency`` is not a positive integer, or ``tool_timeout`` is not positive.
     """
 
     def __init__(
@@ -250,105 +272,157 @@ class TaskFetchingUnit:
         reuse: Mapping[str, Any] | None = None,
         on_event: EventSink | None = None,
     ) -> None:
+        if max_concurrency is not None and (isinstance(max_concurrency, bool) or max_concurrency < 1):
+            raise ValueError(f"max_concurrency must be a positive integer or None, not {max_concurrency!r}")
+        if tool_timeout is not None and not tool_timeout > 0:
+            raise ValueError(f"tool_timeout must be a positive number of seconds or None, not {tool_timeout!r}")
         self.tools = tools
+        self.max_concurrency = max_concurrency
         self.tool_timeout = tool_timeout
         self.approve = approve
         self.reuse = dict(reuse or {})
         self.on_event = on_event
-        self._limiter = anyio.CapacityLimiter(max_concurrency) if max_concurrency else None
         self.results: dict[int, TaskResult] = {}
 
     async def run(
-        self, tasks: AsyncIterable[Task] | Iterable[Task], *, timeout: float | None = None
+        self,
+        tasks: AsyncIterable[Task] | Iterable[Task],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109  (a plan-wide limit that turns into TIMED_OUT states)
     ) -> dict[int, TaskResult]:
         """Run every task and return all results by index once each is terminal.
 
         Args:
-            tasks: An async iterable (tasks start while it still yields, e.g. from the streaming parser) or a
-                finished collection (validated as a graph before anything runs).
+            tasks: An async iterable (each task starts as soon as it arrives and its dependencies are done, while
+                the iterable still yields, e.g. from the streaming parser) or a finished collection (validated as
+                a graph before anything runs).
             timeout: Seconds for the whole plan; tasks not finished by then end TIMED_OUT.
 
+        Returns:
+            Every task's `TaskResult` by index, each in a terminal state.
+
         Raises:
-            PlanValidationError: A cycle, a duplicate index or a reference to a task that is not (yet) in the plan;
-                nothing from a finished collection runs, and tasks already running from a stream are cancelled.
+            PlanValidationError: A cycle, a duplicate index or a reference to a task that is not (yet) in the plan.
+                For a finished collection nothing runs. For a stream, no further task is taken; the tasks taken
+                before it still run to their end (see `results`), then the error is raised.
+            Exception: Whatever the async iterable raises (e.g. `PlanParseError`, `BackendError`), the same way:
+                the tasks it yielded before still finish, then its exception is raised as it is.
         """
-        run = _Run()
-        self.results = run.results
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
         if not isinstance(tasks, AsyncIterable):
             tasks = list(tasks)
             build_graph(tasks)
-        with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
-            async with anyio.create_task_group() as tg:
-                if isinstance(tasks, AsyncIterable):
-                    async for t in tasks:
-                        self._submit(t, run, tg)
-                else:
-                    for t in tasks:
-                        self._submit(t, run, tg)
-        if scope.cancelled_caught:
-            now = time.perf_counter()
-            for r in run.results.values():
-                if not r.state.terminal:
-                    r.state = TaskState.TIMED_OUT
-                    r.error = f"the plan's time limit ({timeout:g} s) ran out before this task finished"
-                    r.finished_at = now
-        return run.results
+        limiter = anyio.CapacityLimiter(self.max_concurrency) if self.max_concurrency else None
+        source_error: Exception | None = None
+        timed_out = False
+        results: dict[int, TaskResult] = {}
+        self.results = results
+        try:
+            with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
+                async with anyio.create_task_group() as tg:
+                    run = _Run(tg, limiter, results)
+                    try:
+                        if isinstance(tasks, AsyncIterable):
+                            iterator = aiter(tasks)
+                            try:
+                                async for t in iterator:
+                                    self._submit(t, run)
+                            finally:
+                                closer = getattr(iterator, "aclose", None)
+                                if closer is not None:
+                                    with anyio.CancelScope(shield=True):
+                                        await closer()
+                        else:
+                            for t in tasks:
+                                self._submit(t, run)
+                    except Exception as exc:  # the stream failed: what was taken still runs, then we re-raise
+                        source_error = exc
+            timed_out = scope.cancelled_caught
+        finally:
+            self._settle(results, timed_out=timed_out, timeout=timeout)
+        if source_error is not None:
+            raise source_error
+        return results
 
     # ------------------------------------------------------------------------------------------------ internals
-    def _submit(self, task: Task, run: _Run, tg: anyio.abc.TaskGroup) -> None:
-        if task.idx in run.tasks:
+    def _settle(self, results: Mapping[int, TaskResult], *, timed_out: bool, timeout: float | None) -> None:
+        """Give every task that has not ended a terminal state: TIMED_OUT (plan timeout) or CANCELLED."""
+        now = time.perf_counter()
+        for r in results.values():
+            if r.state.terminal:
+                continue
+            if timed_out:
+                r.state = TaskState.TIMED_OUT
+                r.error = f"the plan's time limit ({timeout:g} s) ran out before this task finished"
+            else:
+                r.state = TaskState.CANCELLED
+                r.error = "cancelled before it finished"
+            r.finished_at = now
+            if self.on_event is not None:
+                self.on_event(TaskFinished(r))
+
+    def _submit(self, task: Task, run: _Run) -> None:
+        results = run.results
+        if task.idx in results:
             raise PlanValidationError(f"duplicate task index {task.idx}")
-        missing = [d for d in task.dependencies if d not in run.tasks]
-        if missing:
-            raise PlanValidationError(
-                f"task {task.idx} depends on task(s) {missing} that are not in the plan before it"
-            )
-        run.tasks[task.idx] = task
-        run.results[task.idx] = TaskResult(task=task, queued_at=time.perf_counter())
+        needs = _needs(task)
         unfinished = 0
-        for d in task.dependencies:
-            if not run.results[d].state.terminal:
+        for d in needs:
+            dep = results.get(d)
+            if dep is None:
+                missing = [x for x in needs if x not in results]
+                raise PlanValidationError(
+                    f"task {task.idx} depends on task(s) {missing} that are not in the plan before it"
+                )
+            if not dep.state.terminal:
                 unfinished += 1
-                run.dependents.setdefault(d, []).append(task.idx)
+        results[task.idx] = TaskResult(task=task, queued_at=time.perf_counter())
+        run.needs[task.idx] = needs
         if unfinished:
+            for d in needs:
+                if not results[d].state.terminal:
+                    run.dependents.setdefault(d, []).append(task.idx)
             run.waiting[task.idx] = unfinished
         else:
-            tg.start_soon(self._execute, task, run, tg)
+            run.tg.start_soon(self._execute, results[task.idx], run)
 
-    def _finish(self, result: TaskResult, run: _Run, tg: anyio.abc.TaskGroup) -> None:
+    async def _execute(self, result: TaskResult, run: _Run) -> None:
+        """Run a task, then go on with the first dependent it made ready (others get tasks of their own)."""
+        current: TaskResult | None = result
+        while current is not None:
+            await self._execute_one(current, run)
+            current = self._finish(current, run)
+
+    def _finish(self, result: TaskResult, run: _Run) -> TaskResult | None:
+        """Record the end of a task, release its dependents; return one ready dependent to run in this task."""
         result.finished_at = time.perf_counter()
         if self.on_event is not None:
             self.on_event(TaskFinished(result))
+        follow: TaskResult | None = None
         for dep in run.dependents.pop(result.task.idx, ()):
             left = run.waiting[dep] - 1
             if left:
                 run.waiting[dep] = left
+                continue
+            del run.waiting[dep]
+            if follow is None:
+                follow = run.results[dep]
             else:
-                del run.waiting[dep]
-                tg.start_soon(self._execute, run.tasks[dep], run, tg)
+                run.tg.start_soon(self._execute, run.results[dep], run)
+        return follow
 
-    async def _execute(self, task: Task, run: _Run, tg: anyio.abc.TaskGroup) -> None:
-        result = run.results[task.idx]
-        try:
-            await self._execute_inner(task, result, run)
-        except anyio.get_cancelled_exc_class():
-            if not result.state.terminal:
-                result.state = TaskState.CANCELLED
-                result.error = "cancelled"
-            result.finished_at = time.perf_counter()
-            raise
-        self._finish(result, run, tg)
-
-    async def _execute_inner(self, task: Task, result: TaskResult, run: _Run) -> None:
-        failed = [d for d in task.dependencies if run.results[d].state is not TaskState.SUCCEEDED]
+    async def _execute_one(self, result: TaskResult, run: _Run) -> None:
+        task = result.task
+        results = run.results
+        needs = run.needs[task.idx]
         if task.name == JOIN:
             result.state = TaskState.SUCCEEDED
             return
+        failed = [d for d in needs if results[d].state is not TaskState.SUCCEEDED]
         if failed:
             result.state = TaskState.SKIPPED
-            result.error = "not run: " + ", ".join(
-                f"task {d} ({run.tasks[d].name}) {run.results[d].state.value}" for d in failed
-            )
+            result.error = "not run because " + "; ".join(_why(results[d]) for d in failed)
             return
         tool_ = self.tools.get(task.name)
         if tool_ is None:
@@ -356,8 +430,8 @@ class TaskFetchingUnit:
             result.error = f"unknown tool {task.name!r}"
             return
         try:
-            args = [_resolve(a, run.results) for a in task.args]
-            kwargs = {k: _resolve(v, run.results) for k, v in task.kwargs.items()}
+            args = [_resolve(a, results) for a in task.args] if task.args else []
+            kwargs = {k: _resolve(v, results) for k, v in task.kwargs.items()} if task.kwargs else {}
             result.arguments = tool_.validate(args, kwargs)
         except (_ResolveError, ToolArgumentError) as exc:
             result.state = TaskState.FAILED
@@ -371,38 +445,62 @@ class TaskFetchingUnit:
                 result.reused = True
                 return
             if self.approve is not None:
-                verdict = self.approve(result)
-                if inspect.isawaitable(verdict):
-                    verdict = await verdict
+                try:
+                    verdict = self.approve(result)
+                    if inspect.isawaitable(verdict):
+                        verdict = await verdict
+                except Exception as exc:
+                    result.state = TaskState.FAILED
+                    result.error = f"the approval check failed ({type(exc).__name__}: {exc}); nothing was done"
+                    return
                 if not verdict:
                     result.state = TaskState.REFUSED
                     result.error = f"the user did not approve running {task.name}; nothing was done"
                     return
-        timeout = tool_.timeout if tool_.timeout is not None else self.tool_timeout
-        if self._limiter is not None:
-            async with self._limiter:
-                await self._call(tool_, result, timeout)
+        limit = tool_.timeout if tool_.timeout is not None else self.tool_timeout
+        if run.limiter is not None:
+            async with run.limiter:
+                await self._call(tool_, result, limit)
         else:
-            await self._call(tool_, result, timeout)
+            await self._call(tool_, result, limit)
 
-    async def _call(self, tool_: Tool, result: TaskResult, timeout: float | None) -> None:
+    async def _call(self, tool_: Tool, result: TaskResult, limit: float | None) -> None:
         result.state = TaskState.RUNNING
         result.started_at = time.perf_counter()
         if self.on_event is not None:
             self.on_event(TaskStarted(result))
-        assert result.arguments is not None
-        try:
-            with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
-                result.observation = await tool_.call(result.arguments)
-        except Exception as exc:  # a tool's own error becomes an observation the model can read
-            result.state = TaskState.FAILED
-            result.error = f"{type(exc).__name__}: {exc}"
+        arguments = result.arguments
+        assert arguments is not None
+        if limit is None:
+            try:
+                result.observation = await tool_.call(arguments)
+            except Exception as exc:  # a tool's own error becomes an observation the model can read
+                result.state = TaskState.FAILED
+                result.error = f"{type(exc).__name__}: {exc}"
+                return
+            result.state = TaskState.SUCCEEDED
             return
-        if scope.cancelled_caught:
+        with anyio.move_on_after(limit) as scope:
+            try:
+                result.observation = await tool_.call(arguments)
+            except Exception as exc:
+                if not scope.cancel_called:
+                    result.state = TaskState.FAILED
+                    result.error = f"{type(exc).__name__}: {exc}"
+                    return
+        if scope.cancel_called:  # also when the tool swallowed the cancellation and returned or raised
+            result.observation = None
             result.state = TaskState.TIMED_OUT
-            result.error = f"{tool_.name} did not finish within {timeout:g} s"
+            result.error = f"{tool_.name} did not finish within {limit:g} s"
         else:
             result.state = TaskState.SUCCEEDED
+
+
+def _why(dep: TaskResult) -> str:
+    reason = f"task {dep.task.idx} ({dep.task.name}) {dep.state.value}"
+    if dep.error and dep.state is not TaskState.SKIPPED:
+        reason += f": {dep.error[:200]}"
+    return reason
 
 
 async def aiter_tasks(tasks: Iterable[Task]) -> AsyncIterable[Task]:
