@@ -503,7 +503,8 @@ def load_teval(*, limit: int | None = None, root: str | os.PathLike[str] | None 
 
     Each step ``{"id", "prev", "name", "args"}`` becomes a `GoldCall` numbered ``id + 1`` depending on ``prev + 1``;
     the ``FinishAction`` step is the plan's ``join()`` and is dropped. The tools offered are the sample's
-    ``meta.API_list`` (order kept). Arguments are compared exactly.
+    ``meta.API_list`` (order kept). Arguments are compared exactly; arguments a step passes that its API does not
+    declare (5 of 2660 calls) are dropped from the gold call.
 
     Raises:
         EvalDataError: Missing files, a malformed sample, or a step naming an API that is not described.
@@ -551,7 +552,10 @@ def load_teval(*, limit: int | None = None, root: str | os.PathLike[str] | None 
             if not isinstance(args, dict):
                 raise EvalDataError(f"T-Eval sample {case_id}: step {sid} args is not an object")
             renames = param_back[back[name]]
-            args = {renames.get(k, k): v for k, v in args.items()}
+            declared = apis[name]["parameters"]["properties"]
+            # 5 of 2660 calls pass arguments their API does not declare (e.g. ArxivSearch "limit"): a model cannot
+            # know them and the tool would reject them, so they are dropped from the gold call
+            args = {renames.get(k, k): v for k, v in args.items() if k in declared}
             deps = tuple(sorted({int(p) + 1 for p in prev}))
             if any(d >= sid + 1 for d in deps):
                 raise EvalDataError(f"T-Eval sample {case_id}: step {sid} depends on a later step {prev}")
