@@ -22,8 +22,9 @@ Rules (also in docs/plan-syntax.md):
     - ``$N`` inside a longer string is a reference only when N is an earlier task of this plan and it is not followed
       by ``.`` + digit or ``,`` + digit, so ``"costs $5.00"``/``"$1,000"`` stay prose.
 * Exact and unquoted references (and ``${N}``) must name an earlier task, else `PlanParseError`.
-* ``join()`` takes no arguments and depends on every earlier task; anything after it but ``<END_OF_PLAN>`` and blank
-  lines is an error. Lines of markdown code fences (```` ``` ````) are ignored; any other text is an error.
+* ``join()`` takes no arguments and depends on every earlier task; anything after it but ``<END_OF_PLAN>``, blank
+  lines and code fences is an error. Lines of markdown code fences (```` ``` ````) are ignored; any other text is an
+  error.
 """
 
 from __future__ import annotations
@@ -293,6 +294,8 @@ class PlanParser:
             if stripped == END_OF_PLAN:
                 self._seen_end = True
                 return
+            if _FENCE.match(line):
+                return  # the closing fence of a plan written as a markdown code block
             raise self._fail("text after join(): the plan must end with join()", line)
         thought = _THOUGHT.match(line)
         if thought:

@@ -239,10 +239,12 @@ class Tool:
         spec = schema.get("parameters") or {}
         if not isinstance(spec, Mapping):
             raise ToolDefinitionError(f"tool {name!r}: 'parameters' must be a JSON Schema object")
-        props = spec.get("properties") or {}
+        props = spec.get("properties")
+        props = {} if props is None else props
         if not isinstance(props, Mapping):
             raise ToolDefinitionError(f"tool {name!r}: 'parameters.properties' must be an object")
-        required_list = spec.get("required") or []
+        required_list = spec.get("required")
+        required_list = [] if required_list is None else required_list
         if not isinstance(required_list, list) or not all(isinstance(r, str) for r in required_list):
             raise ToolDefinitionError(f"tool {name!r}: 'parameters.required' must be a list of names")
         required = set(required_list)
