@@ -22,7 +22,7 @@ import anyio
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tinyplan._backend import Backend
-from tinyplan._errors import BackendError, TinyplanError
+from tinyplan._errors import BackendError, BackendUnavailableError, TinyplanError
 from tinyplan._parser import Task
 from tinyplan._planner import GrammarLevel, Planner, ToolSelector
 from tinyplan.eval._datasets import EvalCase, EvalDataError
@@ -125,11 +125,17 @@ class TinyplanSystem:
         )
 
     async def predict(self, case: EvalCase) -> Prediction:
-        """Plan and execute the case; a parse failure or backend error becomes the prediction's error."""
+        """Plan and execute the case; a parse failure or backend error becomes the prediction's error.
+
+        Raises:
+            BackendUnavailableError: The backend cannot be reached or loaded (the whole run stops).
+        """
         planner = self.planner(case)
         started = time.perf_counter()
         try:
             result = await planner.run(case.request)
+        except BackendUnavailableError:
+            raise  # no model to ask: a configuration problem, not a per-case failure
         except BackendError as exc:
             return Prediction(
                 tasks=None,
@@ -274,10 +280,19 @@ async def evaluate(
 
     with bar:
         task_id = bar.add_task(f"{system.name} on {dataset}", total=len(cases), ok=0)
-        async with anyio.create_task_group() as tg:
-            for i, case in enumerate(cases):
-                tg.start_soon(one, i, case, task_id)
+        try:
+            async with anyio.create_task_group() as tg:
+                for i, case in enumerate(cases):
+                    tg.start_soon(one, i, case, task_id)
+        except BaseExceptionGroup as group:
+            raise _first_leaf(group) from None  # e.g. BackendUnavailableError, not an ExceptionGroup around it
     return EvalReport(system=system.name, dataset=dataset, records=[records[i] for i in range(len(cases))])
+
+
+def _first_leaf(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
 
 
 def _pct(value: float | None) -> str:
