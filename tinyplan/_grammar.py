@@ -404,27 +404,51 @@ class _Builder:
         return self.add(f"list-of-{item}", f'"[" ( {item} ( "," sp {item} )* )? "]"')
 
     def _object(self, schema: Mapping[str, Any], hint: str, depth: int) -> str:
+        """A dict literal. Declared properties come in declared order, required ones present, each optional one
+        skippable; other keys only when ``additionalProperties`` explicitly allows them (then in any order)."""
         props = schema.get("properties")
-        # declared properties: other keys only when explicitly allowed (JSON Schema allows them by default, but a
-        # generic key would also let a known key through with any value)
-        extra = schema.get("additionalProperties", not (isinstance(props, Mapping) and props))
-        pairs: list[str] = []
-        if isinstance(props, Mapping) and props:
-            for i, (name, sub) in enumerate(sorted(props.items())):
-                val = self._item(sub, f"{hint}-{i}", depth)
-                keys = " | ".join(_string_literals(str(name)))
-                pairs.append(f'( {keys} ) ":" sp {val}')
-        if extra is not False or not pairs:
-            val = (
-                "value"
-                if extra in (True, None) or not isinstance(extra, Mapping)
-                else self._item(extra, hint + "-v", depth)
-            )
-            pairs.append(f'string ":" sp {val}')
-        if pairs == ['string ":" sp value']:
+        extra = schema.get("additionalProperties")
+        if not (isinstance(props, Mapping) and props):
+            if isinstance(extra, Mapping):
+                val = self._item(extra, hint + "-v", depth)
+                if val != "value":
+                    pair = self.add(hint + "-pair", f'string ":" sp {val}')
+                    return self.add(hint + "-dict", f'"{{" ( {pair} ( "," sp {pair} )* )? "}}"')
             return "dict"
-        pair = self.add(hint + "-pair", " | ".join(pairs))
-        return self.add(hint + "-dict", f'"{{" ( {pair} ( "," sp {pair} )* )? "}}"')
+        required = set(schema.get("required") or [])
+        pairs: list[str] = []
+        for i, (name, sub) in enumerate(props.items()):
+            keys = _string_literals(str(name))
+            key = keys[0] if len(keys) == 1 else "( " + " | ".join(keys) + " )"
+            pairs.append(f'{key} ":" sp {self._item(sub, f"{hint}-{i}", depth)}')
+        if extra is True or isinstance(extra, Mapping):
+            val = "value" if extra is True else self._item(extra, hint + "-v", depth)
+            pair = self.add(hint + "-pair", " | ".join([*pairs, f'string ":" sp {val}']))
+            return self.add(hint + "-dict", f'"{{" ( {pair} ( "," sp {pair} )* )? "}}"')
+        flags = [name in required for name in props]
+        memo: dict[tuple[int, bool], str | None] = {}
+
+        def seq(i: int, first: bool) -> str | None:
+            if (i, first) in memo:
+                return memo[(i, first)]
+            if i == len(pairs):
+                result: str | None = '""'
+            else:
+                alts = []
+                rest = seq(i + 1, False)
+                if rest is not None:
+                    alts.append(("" if first else '"," sp ') + pairs[i] + " " + rest)
+                if not flags[i]:
+                    skip = seq(i + 1, first)
+                    if skip is not None:
+                        alts.append(skip)
+                result = self._alts(f"{hint}-o{i}{'' if first else 'c'}", alts)
+            memo[(i, first)] = result
+            return result
+
+        body = seq(0, True)
+        inner = "" if body in (None, '""') else f" {body}"
+        return self.add(hint + "-dict", f'"{{"{inner} "}}"')
 
     def _def(self, ref: str) -> str:
         """The rule of a local ``#/$defs/Name`` reference (recursive definitions allowed)."""
