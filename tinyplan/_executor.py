@@ -13,6 +13,7 @@ import inspect
 import json
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
@@ -236,13 +237,18 @@ class _Run:
     waiting: dict[int, int] = field(default_factory=dict)  # task -> unfinished dependencies
     dependents: dict[int, list[int]] = field(default_factory=dict)
     needs: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    ready: deque[TaskResult] = field(default_factory=deque)  # tasks whose dependencies are all done
+    standby: bool = False  # a worker has been spawned and has not yet taken a task
 
 
 class TaskFetchingUnit:
     """Executes tasks as a DAG with every ready task running in parallel (LLMCompiler's task fetching unit).
 
-    Event-driven: a finished task counts down its dependents and starts each one whose count reaches zero at once
-    (the first in the same anyio task, the others as new tasks of the run's task group). There is no polling loop.
+    Event-driven, no polling loop: a finished task counts down its dependents, and each one whose count reaches zero
+    joins a ready queue at once. Workers (tasks of one anyio task group) take ready tasks. A worker about to run a
+    tool makes sure another worker stands by while ready tasks remain, so the moment its tool suspends (awaits I/O,
+    sleeps, or waits for its worker thread) the next ready task starts in the standby worker; tools that return
+    without suspending run back to back in one worker, with no task spawned per call.
 
     Args:
         tools: The toolset tasks call.
@@ -385,32 +391,39 @@ class TaskFetchingUnit:
                     run.dependents.setdefault(d, []).append(task.idx)
             run.waiting[task.idx] = unfinished
         else:
-            run.tg.start_soon(self._execute, results[task.idx], run)
+            run.ready.append(results[task.idx])
+            if not run.standby:
+                run.standby = True
+                run.tg.start_soon(self._worker, run)
 
-    async def _execute(self, result: TaskResult, run: _Run) -> None:
-        """Run a task, then go on with the first dependent it made ready (others get tasks of their own)."""
-        current: TaskResult | None = result
-        while current is not None:
-            await self._execute_one(current, run)
-            current = self._finish(current, run)
+    async def _worker(self, run: _Run) -> None:
+        """Take ready tasks until none is left; keep a standby worker while more are ready."""
+        run.standby = False
+        ready = run.ready
+        while ready:
+            result = ready.popleft()
+            if ready and not run.standby:
+                run.standby = True  # if this task's tool suspends, the standby starts the next ready task
+                run.tg.start_soon(self._worker, run)
+            await self._execute_one(result, run)
+            self._finish(result, run)
 
-    def _finish(self, result: TaskResult, run: _Run) -> TaskResult | None:
-        """Record the end of a task, release its dependents; return one ready dependent to run in this task."""
+    def _finish(self, result: TaskResult, run: _Run) -> None:
+        """Record the end of a task and queue the dependents it made ready (the calling worker goes on with them)."""
         result.finished_at = time.perf_counter()
         if self.on_event is not None:
             self.on_event(TaskFinished(result))
-        follow: TaskResult | None = None
-        for dep in run.dependents.pop(result.task.idx, ()):
-            left = run.waiting[dep] - 1
+        dependents = run.dependents.pop(result.task.idx, None)
+        if not dependents:
+            return
+        waiting = run.waiting
+        for dep in dependents:
+            left = waiting[dep] - 1
             if left:
-                run.waiting[dep] = left
-                continue
-            del run.waiting[dep]
-            if follow is None:
-                follow = run.results[dep]
+                waiting[dep] = left
             else:
-                run.tg.start_soon(self._execute, run.results[dep], run)
-        return follow
+                del waiting[dep]
+                run.ready.append(run.results[dep])
 
     async def _execute_one(self, result: TaskResult, run: _Run) -> None:
         task = result.task
