@@ -142,7 +142,7 @@ def dag_ratio() -> tuple[float, float, float, list[float]]:
 
 
 def stream_delay(whole: bool, n: int = 30) -> list[float]:
-    """ms from a task's line completing in the stream (the parser returning it) to its tool starting."""
+    """ms from the chunk completing a task's line arriving (before parsing) to the task's tool starting."""
     lines = [f"{i}. passthrough({i})" for i in range(1, n + 1)] + [f"{n + 1}. join()"]
     text = "\n".join(lines)
     emitted: dict[int, float] = {}
@@ -152,8 +152,9 @@ def stream_delay(whole: bool, n: int = 30) -> list[float]:
         chunks = [text] if whole else [ln + "\n" for ln in lines]
         for chunk in chunks:
             await anyio.sleep(0.002)  # the model writing
+            arrived = time.perf_counter()  # the chunk that completes the line(s) arrives; parsing is included
             for t in parser.feed(chunk):
-                emitted[t.idx] = time.perf_counter()
+                emitted[t.idx] = arrived
                 yield t
         for t in parser.close():
             emitted[t.idx] = time.perf_counter()

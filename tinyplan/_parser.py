@@ -56,6 +56,15 @@ _DOLLAR_REF = re.compile(r"\$(?:\{([0-9]+)\}|([0-9]+))")
 _REF_PREFIX = re.compile(r"\$(?:\{[0-9]*)?")  # what may still grow into ${N} at the end of the buffer
 _PLACEHOLDER_RE = re.compile(r"^__tinyplan_ref_([0-9]+)__$")
 _CLOSER = {"(": ")", "[": "]", "{": "}"}
+_SPECIAL = frozenset("\"'$()[]{}#\n")
+_PLAIN_RUN = re.compile(r"[^\"'$()\[\]{}#\n]+")
+# runs of characters that cannot end (or escape inside) a string: keyed by (quote, triple)
+_STRING_RUN = {
+    ('"', False): re.compile(r'[^"\\\n]+'),
+    ("'", False): re.compile(r"[^'\\\n]+"),
+    ('"', True): re.compile(r'[^"\\]+'),
+    ("'", True): re.compile(r"[^'\\]+"),
+}
 
 
 @dataclass(frozen=True)
@@ -337,6 +346,13 @@ class PlanParser:
         while i < n:
             c = buf[i]
             if s.quote:
+                if not s.escape:  # copy a run of ordinary string characters at once
+                    m = _STRING_RUN[s.quote, s.triple].match(buf, i)
+                    if m is not None:
+                        s.out.append(m.group())
+                        s.run = 0
+                        i = m.end()
+                        continue
                 s.out.append(c)
                 if s.escape:
                     s.escape = False
@@ -356,6 +372,12 @@ class PlanParser:
                             "the line does not close: unterminated string", line_no=p.line_no, line=p.head + buf[:i]
                         )
                 i += 1
+                continue
+            if c not in _SPECIAL:  # copy a run of ordinary characters outside strings at once
+                m = _PLAIN_RUN.match(buf, i)
+                assert m is not None
+                s.out.append(m.group())
+                i = m.end()
                 continue
             if c in "\"'":
                 ahead = buf[i : i + 3]
