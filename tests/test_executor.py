@@ -425,8 +425,12 @@ async def test_cancelling_the_caller_cancels_every_running_task_and_leaves_nothi
         completed.append(i)
         return i
 
+    def closed_sink(event: Event) -> None:
+        if isinstance(event, TaskFinished):
+            raise RuntimeError("the consumer is gone")  # like a closed memory stream
+
     tools = Toolset([wait_forever])
-    tfu = TaskFetchingUnit(tools)
+    tfu = TaskFetchingUnit(tools, on_event=closed_sink)
     plan = parse_plan("1. wait_forever(1)\n2. wait_forever(2)\n3. wait_forever(3)\n4. wait_forever($1)\n5. join()")
     async with anyio.create_task_group() as tg:
         tg.start_soon(tfu.run, plan)

@@ -353,20 +353,22 @@ class TaskFetchingUnit:
 
     # ------------------------------------------------------------------------------------------------ internals
     def _settle(self, results: Mapping[int, TaskResult], *, timed_out: bool, timeout: float | None) -> None:
-        """Give every task that has not ended a terminal state: TIMED_OUT (plan timeout) or CANCELLED."""
+        """Give every task that has not ended a terminal state: TIMED_OUT (plan timeout, with events) or CANCELLED."""
         now = time.perf_counter()
         for r in results.values():
             if r.state.terminal:
                 continue
+            r.finished_at = now
             if timed_out:
                 r.state = TaskState.TIMED_OUT
                 r.error = f"the plan's time limit ({timeout:g} s) ran out before this task finished"
+                if self.on_event is not None:
+                    self.on_event(TaskFinished(r))
             else:
+                # The caller is going away: no events (its sink may be closed already, and an error raised here
+                # would replace the cancellation).
                 r.state = TaskState.CANCELLED
                 r.error = "cancelled before it finished"
-            r.finished_at = now
-            if self.on_event is not None:
-                self.on_event(TaskFinished(r))
 
     def _submit(self, task: Task, run: _Run) -> None:
         results = run.results
