@@ -383,23 +383,7 @@ class Planner:
             if round_no:
                 emit(Replanning(reason, round=round_no))
             built = time.perf_counter()
-            if round_no == 0:
-                parts = self.renderer.planner(
-                    toolset, query, instructions=self.instructions, examples=examples, today=self.today()
-                )
-            else:
-                parts = self.renderer.replan(
-                    toolset,
-                    query,
-                    views,
-                    instructions=self.instructions,
-                    examples=examples,
-                    done_side_effects=done_side_effects,
-                    today=self.today(),
-                )
-            request = parts.request(
-                chat=self.chat, stop=(END_OF_PLAN,), max_tokens=self.max_tokens, grammar=self._grammar_for(toolset)
-            )
+            request = self._request(toolset, examples, query, views, done_side_effects)
             result.tools = toolset.names
             result.timings.prompt_build += time.perf_counter() - built
             plan = Plan(round=round_no, prompt=request)
@@ -451,6 +435,63 @@ class Planner:
             result.usage = result.usage + p.usage
         result.timings.total = time.perf_counter() - run_start
         emit(FinalAnswer(result, round=len(result.plans) - 1))
+
+    def _request(
+        self,
+        toolset: Toolset,
+        examples: Sequence[str],
+        query: str,
+        views: Sequence[RoundView] = (),
+        done_side_effects: Sequence[str] = (),
+    ) -> CompletionRequest:
+        """The planning request: the first prompt, or a replan prompt when earlier rounds (``views``) exist."""
+        if not views:
+            parts = self.renderer.planner(
+                toolset, query, instructions=self.instructions, examples=examples, today=self.today()
+            )
+        else:
+            parts = self.renderer.replan(
+                toolset,
+                query,
+                views,
+                instructions=self.instructions,
+                examples=examples,
+                done_side_effects=done_side_effects,
+                today=self.today(),
+            )
+        return parts.request(
+            chat=self.chat, stop=(END_OF_PLAN,), max_tokens=self.max_tokens, grammar=self._grammar_for(toolset)
+        )
+
+    async def plan(self, query: str, *, on_event: Callable[[Event], None] | None = None) -> Plan:
+        """Write a plan for ``query`` without running it (a dry run).
+
+        Args:
+            query: The user's request.
+            on_event: Receives `Token` and `TaskParsed` events while the plan streams.
+
+        Returns:
+            The `Plan` with its text and tasks (``results`` empty); ``parse_error`` is set when the text does not
+            parse (the tasks before the error are kept).
+
+        Raises:
+            BackendError: The backend failed.
+        """
+        result = PlanResult(query=query)
+        toolset, examples = await self._select_tools(query, result)
+        plan = Plan(round=0, prompt=self._request(toolset, examples, query))
+        parser = PlanParser(frozenset(toolset.names))
+        send, receive = anyio.create_memory_object_stream[Task](math.inf)
+        with send, receive:
+            try:
+                await self._stream_plan(
+                    plan, parser, send, on_event or (lambda event: None), result, time.perf_counter()
+                )
+            except PlanParseError as exc:
+                plan.parse_error = str(exc)
+        plan.text = parser.text
+        plan.tasks = list(parser.tasks)
+        return plan
 
     async def _plan_and_execute(
         self,

