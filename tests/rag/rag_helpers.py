@@ -25,7 +25,7 @@ class BagOfWordsEmbedder:
 
     name = "test-bag-of-words"
 
-    def __init__(self, dimension: int = 256) -> None:
+    def __init__(self, dimension: int = 2048) -> None:
         self.dimension = dimension
         self.calls = 0
 
