@@ -235,42 +235,47 @@ def run(
 async def _run_async(
     planner: Planner, backend: Backend, query: str, dry_run: bool, as_json: bool, verbose: int
 ) -> None:
-    console = Console(stderr=False, highlight=False)
+    console = Console(highlight=False)
     display = _Display(verbose)
-    live = Live(display.render(), console=console, refresh_per_second=12, transient=False) if not as_json else None
+    live = None if as_json else Live(display.render(), console=console, refresh_per_second=12)
+
+    def on_event(event: Event) -> None:
+        display.on_event(event)
+        if live is not None:
+            live.update(display.render())
+
     try:
         with live if live is not None else contextlib.nullcontext():
-
-            def on_event(event: Event) -> None:
-                display.on_event(event)
-                if live is not None:
-                    live.update(display.render())
-
             if dry_run:
                 plan = await planner.plan(query, on_event=on_event)
-                if as_json:
-                    click.echo(json.dumps(_dry_run_dict(plan), ensure_ascii=False, indent=2))
-                    return
             else:
-                result: PlanResult | None = None
-                async with contextlib.aclosing(planner.stream(query)) as events:
-                    async for event in events:
-                        on_event(event)
-                        if isinstance(event, FinalAnswer):
-                            result = event.result
-                assert result is not None
-        if dry_run:
-            if plan.parse_error:
-                raise TinyplanError(f"the plan does not parse: {plan.parse_error}")
-            return
-        if as_json:
-            click.echo(result.to_json(indent=2))
-        else:
-            _print_answer(console, result, verbose)
-        if result.status != "answered":
-            sys.exit(1)
+                result = await _collect(planner, query, on_event)
     finally:
         await backend.aclose()
+    if dry_run:
+        if as_json:
+            click.echo(json.dumps(_dry_run_dict(plan), ensure_ascii=False, indent=2))
+        if plan.parse_error:
+            raise TinyplanError(f"the plan does not parse: {plan.parse_error}")
+        return
+    if as_json:
+        click.echo(result.to_json(indent=2))
+    else:
+        _print_answer(console, result, verbose)
+    if result.status != "answered":
+        sys.exit(1)
+
+
+async def _collect(planner: Planner, query: str, on_event: Callable[[Event], None]) -> PlanResult:
+    result: PlanResult | None = None
+    async with contextlib.aclosing(planner.stream(query)) as events:
+        async for event in events:
+            on_event(event)
+            if isinstance(event, FinalAnswer):
+                result = event.result
+    if result is None:
+        raise TinyplanError("the run ended without a result")
+    return result
 
 
 def _dry_run_dict(plan: Plan) -> dict[str, Any]:
