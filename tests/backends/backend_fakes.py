@@ -1,0 +1,78 @@
+"""Real HTTP servers on 127.0.0.1 for the backend fault tests: each test scripts what the server does."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FakeServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        self.server.requests.append((self.command, self.path, body, dict(self.headers)))
+        try:
+            self.server.respond(self, body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.server.disconnects.append(self.path)
+        self.close_connection = True
+
+    do_GET = _handle
+    do_POST = _handle
+
+    # ----------------------------------------------------------------- helpers the scripts use
+    def send_json(self, status: int, data: Any) -> None:
+        payload = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def start_sse(self, status: int = 200) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def send_event(self, data: Any) -> None:
+        text = data if isinstance(data, str) else json.dumps(data)
+        self.write_chunk(f"data: {text}\n\n".encode())
+
+    def end_sse(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def cut(self) -> None:
+        """Close the connection abruptly, without ending the chunked body."""
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class FakeServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), FakeHandler)
+        self.requests: list[tuple[str, str, Any, dict[str, str]]] = []
+        self.disconnects: list[str] = []
+        self.respond: Callable[[FakeHandler, Any], None] = lambda h, body: h.send_json(404, {"error": "no script"})
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
