@@ -140,7 +140,7 @@ def _make_backend(model: str | None, server: str | None, openai: str | None, ope
         return LlamaServerBackend(server)
     if openai:
         return OpenAICompatibleBackend(openai, model=openai_model, api_key=os.environ.get("OPENAI_API_KEY"))
-    return LlamaCppBackend(model)
+    return LlamaCppBackend(model, n_ctx=8192)  # the Mac toolset's prompt is ~3.5k tokens; replans add more
 
 
 def _fail(message: str, code: int = 1) -> None:
