@@ -138,7 +138,7 @@ def backend_kind(request: pytest.FixtureRequest) -> Iterator[tuple[str, Callable
             str(os.cpu_count() or 2),
             "--n_ctx",
             "8192",
-        ],  # fmt: skip
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
