@@ -471,6 +471,7 @@ def _call_for(draw: st.DrawFn, t: Tool, earlier: int) -> str:
     if t.name == "add_reminder":  # an object with known keys: draw it well-typed
         reminder = '{"text": ' + draw(_string_lit()) + (', "priority": 3' if draw(st.booleans()) else "") + "}"
         return f"add_reminder({reminder})"
+
     def keywordable(name: str) -> bool:
         return bool(re.fullmatch(r"[A-Za-z_]\w*", name)) and name not in ("from", "class")
 
