@@ -140,3 +140,14 @@ def test_retrievers_satisfy_the_protocol(embedder: BagOfWordsEmbedder, toolset: 
     assert isinstance(EmbeddingRetriever(embedder), ToolRetriever)
     trained = ClassifierRetriever.train([("weather in Rome", ["get_weather"])], toolset, embedder=embedder, epochs=5)
     assert isinstance(trained, ToolRetriever)
+
+
+def test_parse_example_question_with_numbered_lines() -> None:
+    text = (
+        "Question: Two questions for you.\n\n1. What is the chance of an ace?\n2. Thought: think of the odds too.\n"
+        '1. get_weather("Oslo")\n2. join()<END_OF_PLAN>'
+    )
+    example = parse_example(text)
+    assert example.request.startswith("Two questions for you.")
+    assert example.request.endswith("2. Thought: think of the odds too.")
+    assert example.tools == {"get_weather"}

@@ -129,7 +129,7 @@ class ToolRetriever(Protocol):
 
 # ------------------------------------------------------------------------------------------------------- examples
 _QUESTION_RE = re.compile(r"^\s*(?:Question|Query|Request)\s*:\s*", re.IGNORECASE)
-_PLAN_START_RE = re.compile(r"^\s*(?:\d+\s*\.|Thought\s*:)", re.MULTILINE)
+_PLAN_START_RE = re.compile(r"^[ \t]*(?:\d+[ \t]*\.[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\(|Thought[ \t]*:)", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +150,9 @@ class ExamplePlan:
 def parse_example(text: str) -> ExamplePlan:
     """Split an example text ``Question: <request>`` + plan into request and tools (the plan is parsed, not evaluated).
 
-    The request is everything before the first plan line (``N. ...`` or ``Thought: ...``), without a leading
-    ``Question:``/``Query:``/``Request:`` label. The plan part is parsed with `parse_plan`.
+    The plan starts at the first line that looks like an action (``N. tool(``) or starts with ``Thought:``, so a
+    question may hold numbered lines of prose ("1. What is ..."). The rest is parsed with `parse_plan`; the request
+    is everything before it, without a leading ``Question:``/``Query:``/``Request:`` label.
 
     Raises:
         RetrieverError: The example has no question, no plan, or a plan that does not parse.
