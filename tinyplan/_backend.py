@@ -52,7 +52,9 @@ class CompletionRequest:
         temperature: Sampling temperature; 0 is greedy.
         grammar: A GBNF grammar (llama.cpp's format) constraining the output, or None. Backends that cannot apply a
             grammar raise `BackendError` when one is given (check `Backend.supports_grammar` first).
-        cache_key: A hint that requests sharing it share a prompt prefix (backends may ignore it).
+        cache_prefix: The leading text of ``prompt`` (for chat: of the first message) that repeats across requests,
+            such as the planner's static part. Backends that can keep a prompt cache outside memory (e.g. on disk,
+            see `LlamaCppBackend`) key it on this prefix; others ignore it.
     """
 
     prompt: str | None = None
@@ -61,11 +63,15 @@ class CompletionRequest:
     max_tokens: int = 512
     temperature: float = 0.0
     grammar: str | None = None
-    cache_key: str | None = None
+    cache_prefix: str | None = None
 
     def __post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):
             raise ValueError("CompletionRequest needs exactly one of prompt= or messages=")
+        if self.cache_prefix is not None:
+            head = self.prompt if self.prompt is not None else (self.messages[0].content if self.messages else "")
+            if not head.startswith(self.cache_prefix):
+                raise ValueError("cache_prefix must be the start of the prompt (or of the first message)")
 
     @property
     def text(self) -> str:

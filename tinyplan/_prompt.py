@@ -45,10 +45,10 @@ class PromptParts:
                 stop=stop,
                 max_tokens=max_tokens,
                 grammar=grammar,
-                cache_key=str(hash(self.static)),
+                cache_prefix=self.static,
             )
         return CompletionRequest(
-            prompt=self.text, stop=stop, max_tokens=max_tokens, grammar=grammar, cache_key=str(hash(self.static))
+            prompt=self.text, stop=stop, max_tokens=max_tokens, grammar=grammar, cache_prefix=self.static
         )
 
 
