@@ -595,16 +595,16 @@ def _ENGINE() -> GrammarEngine:  # hypothesis tests cannot take function-scoped 
 
 # ------------------------------------------------------------------------------ token level, with a model's vocab
 def _model_file() -> Path | None:
-    try:
-        from tinyplan._model import default_model_path  # type: ignore[import-not-found,unused-ignore]
-
-        path = Path(default_model_path())
-        if path.exists():
-            return path
-    except Exception:  # the model module or its part packages are missing
-        pass
+    """A GGUF already on the machine: ``$TINYPLAN_MODEL`` or the default model if assembled (never assembles it)."""
     env = os.environ.get("TINYPLAN_MODEL")
-    return Path(env) if env and Path(env).exists() else None
+    if env and Path(env).is_file():
+        return Path(env)
+    try:
+        from tinyplan._model import cached_model_path
+
+        return cached_model_path()
+    except Exception:  # the model module is missing or cannot read its cache
+        return None
 
 
 class VocabSampler:
