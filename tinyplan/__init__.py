@@ -37,6 +37,7 @@ from tinyplan._events import (
     Token,
 )
 from tinyplan._executor import TaskFetchingUnit, TaskResult, TaskState, build_graph, observation_text
+from tinyplan._grammar import GrammarError, plan_grammar
 from tinyplan._joiner import JoinDecision, parse_join
 from tinyplan._parser import END_OF_PLAN, Interpolated, PlanParser, Ref, Task, parse_plan
 from tinyplan._planner import Plan, Planner, PlanResult, Timings, ToolSelection, ToolSelector
@@ -56,6 +57,7 @@ __all__ = [
     "Completion",
     "CompletionRequest",
     "Event",
+    "GrammarError",
     "FinalAnswer",
     "Interpolated",
     "JoinDecided",
@@ -102,5 +104,6 @@ __all__ = [
     "observation_text",
     "parse_join",
     "parse_plan",
+    "plan_grammar",
     "tool",
 ]
