@@ -76,3 +76,36 @@ class FakeServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
+
+
+# ------------------------------------------------------------------------------------ real-model test material
+PLANNER_SYSTEM = """Given a user query, create a plan to solve it with the utmost parallelizability.
+Each plan should comprise an action from the following 4 types:
+1. get_phone_number(name: str) -> str
+ - Search for a contact by name and return their phone number.
+2. get_email_address(name: str) -> str
+ - Search for a contact by name and return their email address.
+3. send_sms(recipients: list[str], message: str) -> str
+ - Send a text message to the recipients (phone numbers).
+4. join()
+ - Collects and combines results from prior actions. Always the last action of a plan.
+
+Guidelines:
+ - Each action described above contains input/output types and description.
+ - Each action in the plan should strictly be one of the above types.
+ - Each action MUST have a unique ID, which is strictly increasing.
+ - Inputs for actions can either be constants or outputs from preceding actions. In the latter case, use the format
+   $id to denote the ID of the previous action whose output will be the input.
+ - Always call join as the last action in the plan. Say '<END_OF_PLAN>' after you call join.
+ - Never explain the plan with comments (e.g. #).
+
+Here is an example:
+Question: Text Andrea that I will be late.
+1. get_phone_number("Andrea")
+2. send_sms([$1], "I will be late.")
+3. join()<END_OF_PLAN>
+"""
+PLANNER_QUESTION = "Question: Text Sid and Lutfi that the meeting moved to 3pm."
+PLANNER_TOOLS = ("get_phone_number", "get_email_address", "send_sms")
+PLAN_GRAMMAR = 'root ::= "1. " [a-z_]+ "(" [^)\\n]* ")\\n2. join()"'
+PLAN_GRAMMAR_RE = r"1\. [a-z_]+\([^)\n]*\)\n2\. join\(\)"

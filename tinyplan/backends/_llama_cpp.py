@@ -198,14 +198,22 @@ class LlamaCppBackend:
         return str(formatted.prompt), [s for s in stops if s]
 
     @staticmethod
-    def _grammar(text: str) -> Any:
+    def _grammar(llm: Any, text: str) -> Any:
+        """The compiled grammar for ``text``, checked first: llama.cpp crashes the process on a grammar that does not
+        parse, so it is parsed once on its own (``llama_sampler_init_grammar`` returns NULL on error) and cached."""
         grammar = _SLOT.grammars.get(text)
         if grammar is None:
             llama_cpp = import_llama_cpp()
-            try:
-                grammar = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
-            except (ValueError, RuntimeError) as exc:
-                raise BackendStreamError(f"the GBNF grammar does not parse: {exc}") from exc
+            sampler = llama_cpp.llama_sampler_init_grammar(
+                llama_cpp.llama_model_get_vocab(llm.model), text.encode("utf-8"), b"root"
+            )
+            if not sampler:
+                raise BackendStreamError(
+                    "the GBNF grammar does not parse (llama.cpp printed the reason on stderr); "
+                    f"grammar starts: {text[:200]!r}"
+                )
+            llama_cpp.llama_sampler_free(sampler)
+            grammar = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
             _SLOT.grammars[text] = grammar
         return grammar
 
@@ -227,7 +235,7 @@ class LlamaCppBackend:
         max_tokens = max(1, min(request.max_tokens, n_ctx - len(tokens)))
         prefix = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         cached = min(prefix, len(tokens) - 1)
-        grammar = self._grammar(request.grammar) if request.grammar is not None else None
+        grammar = self._grammar(llm, request.grammar) if request.grammar is not None else None
         sampled = 0
 
         def should_stop(_input_ids: Any, _logits: Any) -> bool:
@@ -260,7 +268,9 @@ class LlamaCppBackend:
             chunks.close()
         if cancel.is_set():
             return
-        usage = Usage(prompt_tokens=len(tokens), completion_tokens=sampled, cached_tokens=cached)
+        # llama-cpp-python calls the criteria once per sampled token (an end-of-generation token included) and once
+        # more after its loop
+        usage = Usage(prompt_tokens=len(tokens), completion_tokens=max(0, sampled - 1), cached_tokens=cached)
         emit(Chunk("", usage=usage, finish_reason=reason or "stop"))
 
     def _run_locked(self, cancel: threading.Event, work: Callable[[], None]) -> None:
