@@ -109,3 +109,12 @@ PLANNER_QUESTION = "Question: Text Sid and Lutfi that the meeting moved to 3pm."
 PLANNER_TOOLS = ("get_phone_number", "get_email_address", "send_sms")
 PLAN_GRAMMAR = 'root ::= "1. " [a-z_]+ "(" [^)\\n]* ")\\n2. join()"'
 PLAN_GRAMMAR_RE = r"1\. [a-z_]+\([^)\n]*\)\n2\. join\(\)"
+
+
+def assert_sms_plan(tasks: list[Any]) -> None:
+    """The plan looks up Sid and Lutfi, texts them, and joins (the model may pick either lookup tool)."""
+    names = [t.name for t in tasks]
+    assert names[-1] == "join", names
+    assert "send_sms" in names, names
+    looked_up = {str(t.args[0]) for t in tasks if t.name.startswith("get_") and t.args}
+    assert {"Sid", "Lutfi"} <= looked_up, [str(t) for t in tasks]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,7 +22,7 @@ from tinyplan import (
     Usage,
     complete,
 )
-from tinyplan.backends import LlamaServerBackend, OpenAICompatibleBackend
+from tinyplan.backends import LlamaServerBackend, LlamaServerProcess, OpenAICompatibleBackend, llama_server_binary
 from tinyplan.backends._http import map_http_error
 
 pytestmark = pytest.mark.anyio
@@ -383,3 +384,11 @@ def test_map_http_error_covers_the_httpx_tree() -> None:
     assert isinstance(map_http_error(httpx.PoolTimeout("busy", request=req), url="u"), BackendTimeoutError)
     assert isinstance(map_http_error(httpx.RemoteProtocolError("cut", request=req), url="u"), BackendStreamError)
     assert isinstance(map_http_error(httpx.DecodingError("gzip", request=req), url="u"), BackendStreamError)
+
+
+def test_missing_llama_server_binary_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TINYPLAN_LLAMA_SERVER", str(tmp_path / "llama-server"))
+    with pytest.raises(BackendUnavailableError, match=r"build-llama-server\.sh"):
+        llama_server_binary()
+    with pytest.raises(BackendUnavailableError, match=r"build-llama-server\.sh"):
+        LlamaServerProcess(tmp_path / "m.gguf").command()

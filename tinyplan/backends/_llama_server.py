@@ -277,8 +277,10 @@ class LlamaServerProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def command(self) -> list[str]:
-        """The command line that `start` runs (with the chosen port)."""
+        """The command line that `start` runs (a free port is chosen now if none was given)."""
         binary = self.binary if self.binary is not None else llama_server_binary()
+        if self.port is None:
+            self.port = _free_port(self.host)
         return [
             str(binary),
             "--model",
@@ -319,8 +321,6 @@ class LlamaServerProcess:
             return self
         if not self.model.is_file():
             raise BackendUnavailableError(f"model file {self.model} does not exist")
-        if self.port is None:
-            self.port = _free_port(self.host)
         cmd = self.command()
         fd, log_name = tempfile.mkstemp(prefix="tinyplan-llama-server-", suffix=".log")
         self.log_path = Path(log_name)
