@@ -192,9 +192,8 @@ def run_bfcl(args: argparse.Namespace, embedder: CachingEmbedder, count: Callabl
     print(f"categories: {', '.join(BFCL_CATEGORIES)}; full tool prompt: {full_tokens:,} tokens")
     start = time.perf_counter()
     embedder.encode([c.request for c in cases])
-    print(f"(embedding the requests and their sentences lazily; tool texts: ", end="")
     EmbeddingRetriever(embedder).index(full)
-    print(f"{time.perf_counter() - start:.1f} s so far)")
+    print(f"requests and tool texts embedded in {time.perf_counter() - start:.1f} s (0 when cached)")
 
     rng = random.Random(args.seed)
     order = list(range(len(cases)))
