@@ -392,3 +392,16 @@ def test_missing_llama_server_binary_says_how_to_build_it(tmp_path: Path, monkey
         llama_server_binary()
     with pytest.raises(BackendUnavailableError, match=r"build-llama-server\.sh"):
         LlamaServerProcess(tmp_path / "m.gguf").command()
+
+
+def test_all_backends_implement_the_protocol() -> None:
+    from tinyplan import Backend
+    from tinyplan.backends import LlamaCppBackend
+
+    for backend in (
+        LlamaCppBackend("m.gguf"),
+        LlamaServerBackend("http://127.0.0.1:1"),
+        OpenAICompatibleBackend("http://127.0.0.1:1/v1"),
+    ):
+        assert isinstance(backend, Backend)
+        assert backend.supports_grammar is True
