@@ -138,6 +138,7 @@ def test_selection_accessors() -> None:
 
 def test_retrievers_satisfy_the_protocol(embedder: BagOfWordsEmbedder, toolset: Toolset) -> None:
     assert isinstance(EmbeddingRetriever(embedder), ToolRetriever)
+    pytest.importorskip("torch", reason="training needs the rag extra: pip install 'tinyplan[rag]'")
     trained = ClassifierRetriever.train([("weather in Rome", ["get_weather"])], toolset, embedder=embedder, epochs=5)
     assert isinstance(trained, ToolRetriever)
 

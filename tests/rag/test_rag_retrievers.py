@@ -8,6 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytest.importorskip("torch", reason="needs the rag extra: pip install 'tinyplan[rag]'")
+pytest.importorskip("safetensors", reason="needs the rag extra: pip install 'tinyplan[rag]'")
+
 from rag_helpers import EXAMPLES, BagOfWordsEmbedder
 from safetensors.numpy import save_file
 
