@@ -40,7 +40,7 @@ from tinyplan._executor import TaskFetchingUnit, TaskResult, TaskState, build_gr
 from tinyplan._grammar import GrammarError, plan_grammar
 from tinyplan._joiner import JoinDecision, parse_join
 from tinyplan._parser import END_OF_PLAN, Interpolated, PlanParser, Ref, Task, parse_plan
-from tinyplan._planner import Plan, Planner, PlanResult, Timings, ToolSelection, ToolSelector
+from tinyplan._planner import Plan, Planner, PlanResult, Timings
 from tinyplan._prompt import PromptParts, PromptRenderer, count_tokens
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, get_tool, tool
 
@@ -92,8 +92,6 @@ __all__ = [
     "Tool",
     "ToolArgumentError",
     "ToolDefinitionError",
-    "ToolSelection",
-    "ToolSelector",
     "Toolset",
     "ToolsetError",
     "Usage",

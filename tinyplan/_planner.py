@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 import anyio
 import tokenizers
@@ -39,8 +39,9 @@ from tinyplan._joiner import JoinDecision, parse_join
 from tinyplan._parser import END_OF_PLAN, PlanParser, Task
 from tinyplan._prompt import PromptParts, PromptRenderer, RoundView, count_tokens
 from tinyplan._tools import ToolLike, Toolset, as_toolset, canonical_arguments
+from tinyplan.rag._protocol import ToolRetriever, apply_selection
 
-__all__ = ["GrammarLevel", "Plan", "PlanResult", "Planner", "Timings", "ToolSelection", "ToolSelector"]
+__all__ = ["GrammarLevel", "Plan", "PlanResult", "Planner", "Timings"]
 
 GrammarLevel = Literal["syntax", "typed"]
 JoinMode = Literal["llm", "observations"]
@@ -176,40 +177,6 @@ class PlanResult:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
 
 
-@dataclass(frozen=True)
-class ToolSelection:
-    """What a ToolRAG step chose for one request: tool names and example plans (best first)."""
-
-    tools: Sequence[str]
-    examples: Sequence[str] = ()
-
-
-@runtime_checkable
-class ToolSelector(Protocol):
-    """The planner's view of a ToolRAG retriever: ``select(request, toolset)`` returning chosen tools and examples.
-
-    `tinyplan.rag` provides implementations (TinyAgent's ToolRAG, Erdogan et al. 2024).
-    """
-
-    async def select(self, request: str, toolset: Toolset) -> Any:
-        """Return an object with ``tools`` (names, or (name, score) pairs) and ``examples`` (texts or pairs)."""
-        ...
-
-
-def _names(items: Iterable[Any]) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        if isinstance(item, str):
-            out.append(item)
-        elif isinstance(item, tuple) and item and isinstance(item[0], str):
-            out.append(item[0])
-        else:
-            name = getattr(item, "name", None) or getattr(item, "text", None)
-            if isinstance(name, str):
-                out.append(name)
-    return out
-
-
 class Planner:
     """Plans with a language model and runs the plan: the LLMCompiler loop for small local models.
 
@@ -255,7 +222,7 @@ class Planner:
         grammar: GrammarLevel | None = None,
         chat: bool = True,
         approve: ApproveFn | None = None,
-        retriever: ToolSelector | None = None,
+        retriever: ToolRetriever | None = None,
         max_tokens: int = 512,
         max_concurrency: int | None = None,
         tool_timeout: float | None = None,
@@ -349,16 +316,16 @@ class Planner:
 
     # ------------------------------------------------------------------------------------------------ the loop
     async def _select_tools(self, query: str, result: PlanResult) -> tuple[Toolset, list[str]]:
+        """ToolRAG: the tools and examples for ``query`` (the full toolset without a retriever or a selection)."""
         if self.retriever is None:
             return self.tools, self.examples
         started = time.perf_counter()
         selection = await self.retriever.select(query, self.tools)
         result.timings.retrieval = time.perf_counter() - started
-        names = [n for n in _names(getattr(selection, "tools", ())) if n in self.tools]
-        if not names:
-            return self.tools, self.examples  # nothing selected: fall back to every tool
-        examples = _names(getattr(selection, "examples", ()))
-        return self.tools.subset(names), examples
+        chosen = apply_selection(self.tools, selection)
+        if chosen is self.tools:
+            return self.tools, self.examples
+        return chosen, list(chosen.examples)
 
     def _grammar_for(self, toolset: Toolset) -> str | None:
         if self.grammar is None:
