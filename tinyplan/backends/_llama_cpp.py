@@ -41,6 +41,7 @@ import anyio.to_thread
 from tinyplan._backend import Chunk, CompletionRequest, Message, Usage
 from tinyplan._errors import BackendStreamError, BackendUnavailableError, TinyplanError
 from tinyplan._model import resolve_model
+from tinyplan.backends._prompt_cache import PromptCache, default_prompt_cache_dir
 
 __all__ = ["INSTALL_HINT", "LlamaCppBackend", "import_llama_cpp"]
 
@@ -97,6 +98,9 @@ class LlamaCppBackend:
         n_batch: Prompt tokens evaluated per batch.
         repeat_penalty: llama.cpp's repeat penalty; 1.0 disables it.
         llama_kwargs: More ``llama_cpp.Llama`` constructor arguments (e.g. ``{"flash_attn": True}``).
+        prompt_cache: Keep the KV state of each request's static prefix (`CompletionRequest.cache_prefix`) on disk,
+            so a new process skips evaluating it: True (default) uses ``$TINYPLAN_PROMPT_CACHE`` or
+            ``~/.cache/tinyplan/prompt-cache``, a path uses that folder, False turns it off.
 
     Attributes:
         supports_grammar: True: GBNF grammars are applied.
@@ -120,8 +124,15 @@ class LlamaCppBackend:
         n_batch: int = 512,
         repeat_penalty: float = 1.0,
         llama_kwargs: Mapping[str, Any] | None = None,
+        prompt_cache: str | os.PathLike[str] | bool = True,
     ) -> None:
         self._model_arg = model
+        if prompt_cache is True:
+            self.prompt_cache: PromptCache | None = PromptCache(default_prompt_cache_dir())
+        elif prompt_cache is False:
+            self.prompt_cache = None
+        else:
+            self.prompt_cache = PromptCache(prompt_cache)
         self._model_path: Path | None = None
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
@@ -234,6 +245,11 @@ class LlamaCppBackend:
             raise BackendStreamError(f"the prompt has {len(tokens)} tokens; the context holds {n_ctx} (raise n_ctx)")
         max_tokens = max(1, min(request.max_tokens, n_ctx - len(tokens)))
         prefix = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        static = self._static_prefix_len(llm, request, prompt, tokens)
+        if self.prompt_cache is not None and static >= self.prompt_cache.min_tokens and prefix < static:
+            prefix = self._prefix_from_disk(llm, tokens[:static], prefix, cancel)
+            if cancel.is_set():
+                return
         cached = min(prefix, len(tokens) - 1)
         grammar = self._grammar(llm, request.grammar) if request.grammar is not None else None
         sampled = 0
@@ -272,6 +288,34 @@ class LlamaCppBackend:
         # more after its loop
         usage = Usage(prompt_tokens=len(tokens), completion_tokens=max(0, sampled - 1), cached_tokens=cached)
         emit(Chunk("", usage=usage, finish_reason=reason or "stop"))
+
+    @staticmethod
+    def _static_prefix_len(llm: Any, request: CompletionRequest, prompt: str, tokens: list[int]) -> int:
+        """How many leading ``tokens`` are the request's static ``cache_prefix`` (0 without one)."""
+        if request.cache_prefix is None:
+            return 0
+        at = prompt.find(request.cache_prefix)
+        if at < 0:
+            return 0
+        head = prompt[: at + len(request.cache_prefix)]
+        head_tokens = llm.tokenize(head.encode("utf-8"), add_bos=True, special=True)
+        # the last token of the head may merge differently with what follows: keep only what both agree on
+        return min(_common_prefix(head_tokens, tokens), len(tokens) - 1)
+
+    def _prefix_from_disk(self, llm: Any, static: list[int], in_memory: int, cancel: threading.Event) -> int:
+        """Restore the static prefix from the prompt cache, or evaluate and store it. Returns the tokens cached."""
+        assert self.prompt_cache is not None
+        llama_cpp = import_llama_cpp()
+        model_id = _model_id(self.model_path)
+        if self.prompt_cache.restore(llama_cpp, llm, model_id, static):
+            return len(static)
+        llm.n_tokens = in_memory  # keep the part already in memory, evaluate the rest of the prefix
+        for start in range(in_memory, len(static), self.n_batch):
+            if cancel.is_set():
+                return int(llm.n_tokens)
+            llm.eval(static[start : start + self.n_batch])
+        self.prompt_cache.store(llama_cpp, llm, model_id, static)
+        return in_memory  # evaluated now, not reused
 
     def _run_locked(self, cancel: threading.Event, work: Callable[[], None]) -> None:
         """Acquire the process-wide slot lock (giving up if cancelled), then run ``work``."""
@@ -375,6 +419,12 @@ class LlamaCppBackend:
 
         if self._model_path is not None:
             await self._in_thread(close)
+
+
+def _model_id(path: Path) -> str:
+    """Identifies a model file's content cheaply (path, size, modification time) for prompt-cache keys."""
+    st = path.stat()
+    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _close_slot() -> None:
