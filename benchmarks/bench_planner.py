@@ -73,11 +73,11 @@ async def main(kind: str) -> None:
         await backend.aclose()
     else:
         with LlamaServerProcess(model, ctx_size=8192) as server:
-            backend = server.backend()
-            print(row("cold", QUERIES[0], await run_one(backend, home, QUERIES[0])))
+            server_backend = server.backend()
+            print(row("cold", QUERIES[0], await run_one(server_backend, home, QUERIES[0])))
             for q in QUERIES:
-                print(row("memory", q, await run_one(backend, home, q)))
-            await backend.aclose()
+                print(row("memory", q, await run_one(server_backend, home, q)))
+            await server_backend.aclose()
 
 
 if __name__ == "__main__":
