@@ -20,4 +20,4 @@ if ! ls "$WHEELHOUSE"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
   cp "$src"/llama_cpp_python-"$VERSION".tar.gz "$WHEELHOUSE"/
   rm -rf "$src"
 fi
-"$PYTHON" -m pip install --quiet --find-links "$WHEELHOUSE" "llama-cpp-python==$VERSION"
+PIP_FIND_LINKS="${PIP_FIND_LINKS:+$PIP_FIND_LINKS }$WHEELHOUSE" "$PYTHON" -m pip install --quiet "llama-cpp-python==$VERSION"

@@ -8,7 +8,19 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python}"
 WHEELHOUSE="${TINYPLAN_WHEELHOUSE:-$HOME/.cache/tinyplan/wheels}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
-pip_install() { "$PYTHON" -m pip install --quiet --find-links "$WHEELHOUSE" "$@" 2>&1 | grep -v "is ignored: it is neither" || true; }
+# Add our wheelhouse to the machine's own find-links (a --find-links option would replace PIP_FIND_LINKS, which on
+# this machine kind points at the local CPU build of torch).
+export PIP_FIND_LINKS="${PIP_FIND_LINKS:+$PIP_FIND_LINKS }$WHEELHOUSE"
+pip_install() {
+  local log
+  log=$(mktemp)
+  if ! "$PYTHON" -m pip install --quiet "$@" >"$log" 2>&1; then
+    grep -v "is ignored: it is neither" "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
 
 bash scripts/install-llama.sh
 extras="llama,model,mac"
