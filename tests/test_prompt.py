@@ -112,3 +112,13 @@ def test_templates_use_strict_undefined() -> None:
     renderer = PromptRenderer(loader=jinja2.ChoiceLoader([override, jinja2.PackageLoader("tinyplan", "templates")]))
     with pytest.raises(jinja2.UndefinedError):
         renderer.planner(TOOLS, "q", today=TODAY)
+
+
+def test_generic_examples_only_when_the_toolset_has_none() -> None:
+    r = PromptRenderer()
+    without = r.planner_static(TOOLS, (), ())
+    assert "They use other actions than yours" in without
+    assert 'Question: Tell me a joke about cats.\n1. join()<END_OF_PLAN>' in without
+    with_own = r.planner_static(TOOLS, (), TOOLS.examples)
+    assert "They use other actions than yours" not in with_own
+    assert "Question: Text Ana that I am late." in with_own
