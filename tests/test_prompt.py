@@ -118,7 +118,7 @@ def test_generic_examples_only_when_the_toolset_has_none() -> None:
     r = PromptRenderer()
     without = r.planner_static(TOOLS, (), ())
     assert "They use other actions than yours" in without
-    assert 'Question: Tell me a joke about cats.\n1. join()<END_OF_PLAN>' in without
+    assert "Question: Tell me a joke about cats.\n1. join()<END_OF_PLAN>" in without
     with_own = r.planner_static(TOOLS, (), TOOLS.examples)
     assert "They use other actions than yours" not in with_own
     assert "Question: Text Ana that I am late." in with_own
