@@ -9,7 +9,17 @@ import pydantic
 import pytest
 
 import tinyplan
-from tinyplan import TinyplanError, Tool, ToolArgumentError, ToolDefinitionError, Toolset, ToolsetError, get_tool, tool
+from tinyplan import (
+    Ref,
+    TinyplanError,
+    Tool,
+    ToolArgumentError,
+    ToolDefinitionError,
+    Toolset,
+    ToolsetError,
+    get_tool,
+    tool,
+)
 from tinyplan._tools import as_toolset, canonical_arguments
 
 pytestmark = pytest.mark.anyio
@@ -185,6 +195,20 @@ def test_validation_failures_are_tool_argument_errors(args: list[Any], kwargs: d
         or "takes" in str(info.value)
         or "multiple" in str(info.value)
     )
+
+
+def test_check_defers_the_types_of_reference_values_but_not_binding() -> None:
+    t = get_tool(tool(send_sms))
+    is_ref = lambda v: isinstance(v, Ref)  # noqa: E731
+    t.check([Ref(1), "hi"], {}, defer=is_ref)  # a reference where a list goes: known only at run time
+    with pytest.raises(ToolArgumentError, match="recipients: Input should be a valid list"):
+        t.check(["+1", "hi"], {}, defer=is_ref)  # a literal of the wrong type is still wrong
+    with pytest.raises(ToolArgumentError, match="message: Field required"):
+        t.check([Ref(1)], {}, defer=is_ref)
+    with pytest.raises(ToolArgumentError, match="takes 3 argument"):
+        t.check([Ref(1), "hi", "low", Ref(2)], {}, defer=is_ref)
+    with pytest.raises(ToolArgumentError, match="priority: Input should be 'low' or 'high'"):
+        t.check([Ref(1)], {"message": Ref(2), "priority": "urgent"}, defer=is_ref)
 
 
 def test_pydantic_model_parameters_are_validated_from_dicts() -> None:

@@ -316,6 +316,31 @@ class Tool:
             ToolArgumentError: Too many positional arguments, an unknown or repeated keyword, a missing required
                 argument, or a value of the wrong type. The message is written for the model to read.
         """
+        bound = self._bind(args, kwargs)
+        try:
+            model = self._model.model_validate(bound)
+        except pydantic.ValidationError as exc:
+            raise ToolArgumentError(self._problems(exc.errors())) from None
+        return {p.name: getattr(model, f) for p, f in zip(self.parameters, self._fields, strict=True)}
+
+    def check(self, args: Sequence[Any], kwargs: Mapping[str, Any], *, defer: Callable[[Any], bool]) -> None:
+        """Check a call before its values are known: like `validate`, but values for which ``defer(value)`` is true
+        (e.g. ones holding a ``$N`` reference) are only bound, not type-checked.
+
+        Used to judge a plan statically (the evaluation harness's validation rate) without running it.
+
+        Raises:
+            ToolArgumentError: As `validate`, for everything but the deferred values' types.
+        """
+        bound = self._bind(args, kwargs)
+        try:
+            self._model.model_validate(bound)
+        except pydantic.ValidationError as exc:
+            errors = [e for e in exc.errors() if not (e["loc"] and e["loc"][0] in bound and defer(bound[e["loc"][0]]))]
+            if errors:
+                raise ToolArgumentError(self._problems(errors)) from None
+
+    def _bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         if len(args) > len(self.parameters):
             raise ToolArgumentError(
                 f"{self.name}() takes {len(self.parameters)} argument(s) but {len(args)} were given; "
@@ -328,14 +353,11 @@ class Tool:
             if key in bound:
                 raise ToolArgumentError(f"{self.name}() got multiple values for argument {key!r}")
             bound[key] = value
-        try:
-            model = self._model.model_validate(bound)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(x) for x in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
-            )
-            raise ToolArgumentError(f"invalid arguments for {self.signature()}: {problems}") from None
-        return {p.name: getattr(model, f) for p, f in zip(self.parameters, self._fields, strict=True)}
+        return bound
+
+    def _problems(self, errors: Sequence[Any]) -> str:
+        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'arguments'}: {err['msg']}" for err in errors)
+        return f"invalid arguments for {self.signature()}: {problems}"
 
     @property
     def is_async(self) -> bool:

@@ -30,6 +30,12 @@ class FakeHandler(BaseHTTPRequestHandler):
     do_GET = _handle
     do_POST = _handle
 
+    def end_headers(self) -> None:
+        # Each response ends its connection; say so, or the client may reuse the connection for its next request
+        # while the server is closing it (a race that shows up as "Server disconnected without sending a response").
+        self.send_header("Connection", "close")
+        super().end_headers()
+
     # ----------------------------------------------------------------- helpers the scripts use
     def send_json(self, status: int, data: Any) -> None:
         payload = json.dumps(data).encode()

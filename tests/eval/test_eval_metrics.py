@@ -229,6 +229,28 @@ def test_parse_failure_scores_zero_and_counts_as_failure() -> None:
     assert summary.tool_precision == 1.0 and summary.tool_recall == 0.5  # micro: 3 matched / 3 predicted / 6 gold
 
 
+def test_arguments_that_do_not_fit_the_schema_make_a_plan_invalid_but_still_scored() -> None:
+    bad = parse_plan(
+        '1. get_phone_number(name=["Sid"])\n2. get_phone_number("Lutfi", "extra")\n'
+        '3. send_sms("$1", "The meeting moved to 3pm")\n4. send_sms(["$2"])\n5. join()'
+    )
+    s = score_plan(bad, case())
+    assert s.parsed and not s.valid
+    assert [e.split(":")[0] for e in s.argument_errors] == [
+        "1. get_phone_number",
+        "2. get_phone_number",
+        "4. send_sms",
+    ]  # 3. passes a reference where a list goes: its type is only known at run time
+    assert "name: Input should be a valid string" in s.argument_errors[0]
+    assert "takes 1 argument(s) but 2 were given" in s.argument_errors[1]
+    assert "message: Field required" in s.argument_errors[2]
+    good = score_plan(parse_plan(GOLD_TEXT), case())
+    assert good.valid and good.argument_errors == ()
+    summary = summarize([s, good, score_plan(None, case(), error="x")])
+    assert summary.failure_rate == pytest.approx(1 / 3) and summary.invalid_rate == pytest.approx(2 / 3)
+    assert s.to_dict()["valid"] is False and len(s.to_dict()["argument_errors"]) == 3
+
+
 def test_summary_of_nothing() -> None:
     s = summarize([])
     assert s.cases == 0 and s.dag_success is None and s.tool_precision is None

@@ -71,6 +71,7 @@ async def test_evaluate_scores_parses_failures_and_backend_errors() -> None:
     assert s.cases == 3 and s.dag_success == pytest.approx(1 / 3) and s.failure_rate == pytest.approx(2 / 3)
     table = markdown_table([report])
     assert "| tinyplan | jsonl:eval_cases.jsonl | 3 | 33.3 | 33.3 |" in table
+    assert "| parse failures % | invalid % |" in table and "| 66.7 | 66.7 |" in table
 
 
 @pytest.mark.anyio

@@ -16,7 +16,9 @@ final ``join`` node, which depends on every call (as in LLMCompiler's parser and
 * **Dependency-edge precision/recall**: the multiset of labelled edges ``(tool_a, tool_b)`` (edges into join
   excluded, since join depends on everything) against the ground truth's. A multiset of labelled edges needs no
   alignment, so it gives partial credit even when no isomorphism exists.
-* **Failure rate**: the share of cases whose plan did not parse or validate (no plan to score).
+* **Failure rate**: the share of cases whose plan did not parse against the tools (no plan to score).
+* **Invalid rate**: the share of cases whose plan did not parse, or has a call whose arguments do not fit the tool's
+  schema (checked statically with `Tool.check`: a value holding a ``$N`` reference is bound but not type-checked).
 
 Precision and recall are reported per case as counts and aggregated over a dataset by micro-averaging (sum of
 matches / sum of predicted or gold items), so cases with no calls (BFCL irrelevance) do not divide by zero.
@@ -33,13 +35,15 @@ from typing import Any
 import networkx as nx
 from networkx.algorithms.isomorphism import DiGraphMatcher
 
-from tinyplan._parser import JOIN, Interpolated, Ref, Task
+from tinyplan._parser import JOIN, Interpolated, Ref, Task, references_in
+from tinyplan._tools import ToolArgumentError
 from tinyplan.eval._datasets import EvalCase, GoldCall
 
 __all__ = [
     "CaseScore",
     "Summary",
     "args_match",
+    "argument_errors",
     "bind_arguments",
     "dag_success",
     "edge_counts",
@@ -337,7 +341,9 @@ class CaseScore:
         strict_success: DAG success with matching arguments.
         tool_matched, tool_predicted, tool_gold: Multiset tool-name counts (join excluded).
         edge_matched, edge_predicted, edge_gold: Multiset labelled-edge counts (edges into join excluded).
-        error: Why there is no plan (parse or validation error text), else None.
+        error: Why there is no plan (parse error text), else None.
+        argument_errors: Calls whose arguments do not fit their tool's schema (``"N. tool: why"``); such a plan is
+            still scored (TinyAgent's DAG success ignores arguments) but counts as invalid.
     """
 
     parsed: bool
@@ -350,6 +356,12 @@ class CaseScore:
     edge_predicted: int
     edge_gold: int
     error: str | None = None
+    argument_errors: tuple[str, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        """The plan parsed and every call's arguments fit its tool's schema."""
+        return self.parsed and not self.argument_errors
 
     @property
     def tool_precision(self) -> float | None:
@@ -379,7 +391,9 @@ class CaseScore:
             tool_recall=self.tool_recall,
             edge_precision=self.edge_precision,
             edge_recall=self.edge_recall,
+            valid=self.valid,
         )
+        out["argument_errors"] = list(self.argument_errors)
         return out
 
 
@@ -408,6 +422,7 @@ def score_plan(predicted: Sequence[Task] | None, case: EvalCase, *, error: str |
             error=error or "no plan",
         )
     dag = dag_success(predicted, gold)
+    invalid = tuple(argument_errors(predicted, case))
     strict = dag and strict_success(predicted, gold, tools=case.tools, rules=case.arg_rules)
     tm, tp, tg = tool_counts(predicted, gold)
     em, ep, eg = edge_counts(predicted, gold)
@@ -422,7 +437,30 @@ def score_plan(predicted: Sequence[Task] | None, case: EvalCase, *, error: str |
         edge_predicted=ep,
         edge_gold=eg,
         error=error,
+        argument_errors=invalid,
     )
+
+
+def argument_errors(predicted: Sequence[Task], case: EvalCase) -> list[str]:
+    """The calls of a parsed plan whose arguments do not fit the case's tool schemas, as ``"N. tool: why"``.
+
+    Checked statically with `Tool.check`: arity, unknown or repeated keywords, missing required arguments and value
+    types; a value holding a ``$N`` reference is bound but its type is left unchecked (it is only known at run time).
+    """
+    toolset = case.toolset()
+    found: list[str] = []
+    for task in predicted:
+        if task.is_join:
+            continue
+        tool_ = toolset.get(task.name)
+        if tool_ is None:
+            found.append(f"{task.idx}. {task.name}: unknown tool")
+            continue
+        try:
+            tool_.check(task.args, task.kwargs, defer=lambda v: bool(references_in(v)))
+        except ToolArgumentError as exc:
+            found.append(f"{task.idx}. {task.name}: {exc}")
+    return found
 
 
 @dataclass(frozen=True)
@@ -435,7 +473,8 @@ class Summary:
         strict_success: Share with strict success.
         tool_precision, tool_recall: Micro-averaged over all calls.
         edge_precision, edge_recall: Micro-averaged over all dependency edges.
-        failure_rate: Share of cases with no plan (parse/validation failure).
+        failure_rate: Share of cases with no plan (parse failure, or the backend failed for the case).
+        invalid_rate: Share of cases without a valid plan: no plan, or a call whose arguments do not fit its tool.
     """
 
     cases: int
@@ -446,6 +485,7 @@ class Summary:
     edge_precision: float | None
     edge_recall: float | None
     failure_rate: float | None
+    invalid_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -464,4 +504,5 @@ def summarize(scores: Sequence[CaseScore]) -> Summary:
         edge_precision=_ratio(sum(s.edge_matched for s in scores), sum(s.edge_predicted for s in scores)),
         edge_recall=_ratio(sum(s.edge_matched for s in scores), sum(s.edge_gold for s in scores)),
         failure_rate=_ratio(sum(not s.parsed for s in scores), n),
+        invalid_rate=_ratio(sum(not s.valid for s in scores), n),
     )
