@@ -239,3 +239,12 @@ def test_a_whole_plan_in_one_chunk_and_iter_tasks() -> None:
 
 def test_tools_none_accepts_any_name() -> None:
     assert parse_plan("1. anything_at_all()")[0].name == "anything_at_all"
+
+
+def test_an_unknown_escape_keeps_its_backslash_even_with_warnings_as_errors() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (task, _) = parse_plan('1. open_and_get_file_path("C:\\data\\plans.pdf")\n2. join()')
+    assert task.args == ("C:\\data\\plans.pdf",)

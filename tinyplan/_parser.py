@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -505,7 +506,15 @@ class PlanParser:
 def _parse_arguments(arg_text: str, p: _Pending, line: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
     source = "f(" + arg_text + ")"
     try:
-        tree = ast.parse(source, mode="eval")
+        if "\\" in arg_text:
+            # An unknown escape such as "C:\data" keeps its backslash, whatever the warning filters say (Python
+            # warns about it, and `-W error` would otherwise turn the plan into a parse error).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SyntaxWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                tree = ast.parse(source, mode="eval")
+        else:
+            tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         hint = ""
         if "$" in arg_text:
