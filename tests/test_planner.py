@@ -336,3 +336,12 @@ async def test_result_serialises_to_json() -> None:
     assert data["answer"] == "card"
     assert data["plans"][0]["tasks"][0]["observation"] == {"name": "Sid", "phone": "+1 555 0101"}
     assert data["usage"]["completion_tokens"] > 0
+
+
+async def test_usage_is_kept_when_the_planner_stops_reading_after_join() -> None:
+    # the scripted backend reports usage only in its last chunk, which the planner never reads: it stops after join()
+    plan = "1. add(1, 2)\n2. join()<END_OF_PLAN>"
+    backend = ScriptedBackend([plan], chunk_size=4)
+    result = await Planner(backend, make_tools(), join="observations").run("1+2")
+    assert result.plans[0].usage.completion_tokens == 6  # the chunks read, up to the one closing join()
+    assert result.usage.completion_tokens == 6

@@ -99,7 +99,11 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A piece of a streamed completion. The last chunk may carry ``usage`` and ``finish_reason`` (text may be "")."""
+    """A piece of a streamed completion (text may be "").
+
+    Any chunk may carry ``usage``: the counts so far, so the latest one wins (the in-process llama.cpp backend sends
+    them with every token, HTTP backends with the last chunk). The last chunk may carry ``finish_reason``.
+    """
 
     text: str = ""
     usage: Usage | None = None

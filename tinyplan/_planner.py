@@ -537,12 +537,16 @@ class Planner:
     ) -> None:
         round_no = plan.round
         stream = self.backend.stream(plan.prompt)
+        text_chunks = 0
+        usage_seen = False
         async with _closing(stream):
             async for chunk in stream:
                 if chunk.usage is not None:
                     plan.usage = chunk.usage
+                    usage_seen = True
                 if not chunk.text:
                     continue
+                text_chunks += 1
                 if result.timings.time_to_first_token is None:
                     result.timings.time_to_first_token = time.perf_counter() - run_start
                 emit(Token(chunk.text, "plan", round_no))
@@ -551,6 +555,8 @@ class Planner:
                     send.send_nowait(task)
                 if parser.done:
                     break  # everything after join() is ignored: stop generating
+        if not usage_seen:  # stopped before the backend's final usage: count what is known
+            plan.usage = Usage(prompt_tokens=plan.prompt_tokens or 0, completion_tokens=text_chunks)
         if not parser.done:
             for task in parser.close():
                 emit(TaskParsed(task, round_no))
@@ -575,14 +581,17 @@ class Planner:
         else:
             request = CompletionRequest(prompt=prompt + "\nThought:", max_tokens=self.max_tokens)
         parts: list[str] = [] if self.chat else ["Thought:"]
+        usage: Usage | None = None
         stream = self.joiner_backend.stream(request)
         async with _closing(stream):
             async for chunk in stream:
                 if chunk.usage is not None:
-                    plan.usage = plan.usage + chunk.usage
+                    usage = chunk.usage  # counts so far: the latest wins
                 if chunk.text:
                     parts.append(chunk.text)
                     emit(Token(chunk.text, "join", round_no))
+        if usage is not None:
+            plan.usage = plan.usage + usage
         return parse_join("".join(parts))
 
 

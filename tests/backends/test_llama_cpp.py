@@ -100,11 +100,15 @@ async def test_streams_tokens_with_usage_and_reuses_the_prompt_cache(tiny: Llama
     request = CompletionRequest(prompt=prompt, max_tokens=12)
     first = [c async for c in tiny.stream(request)]
     assert len(first) > 3  # token by token, not one blob
-    assert all(c.usage is None for c in first[:-1])
+    n_prompt = await tiny.count_tokens(prompt)
+    # every token carries the counts so far, so a reader that stops early still knows them
+    assert [(c.usage.prompt_tokens, c.usage.completion_tokens) for c in first[:-1] if c.usage] == [
+        (n_prompt, i) for i in range(1, 13)
+    ]
+    assert all(c.finish_reason is None for c in first[:-1])
     final = first[-1]
     assert final.usage is not None
     assert final.finish_reason == "length"
-    n_prompt = await tiny.count_tokens(prompt)
     assert final.usage.prompt_tokens == n_prompt  # SmolLM2 adds no BOS
     assert final.usage.completion_tokens == 12
     second = [c async for c in tiny.stream(request)]
@@ -170,7 +174,7 @@ async def test_cancelling_the_consumer_stops_generation(tiny: LlamaCppBackend) -
         async for chunk in tiny.stream(CompletionRequest(prompt="Once upon a time", max_tokens=1000)):
             received.append(chunk)
     assert scope.cancelled_caught
-    assert all(c.usage is None for c in received)  # it did not run to the end
+    assert all(c.finish_reason is None for c in received)  # it did not run to the end
     assert lock_is_free()
     done = await complete(tiny, CompletionRequest(prompt="Hello", max_tokens=3))
     assert done.usage.completion_tokens == 3

@@ -277,7 +277,8 @@ class LlamaCppBackend:
                     return
                 choice = part["choices"][0]
                 if choice.get("text"):
-                    emit(Chunk(choice["text"]))
+                    # counts so far with every token: a reader that stops early (the planner after join()) keeps them
+                    emit(Chunk(choice["text"], usage=Usage(len(tokens), sampled, cached)))
                 if choice.get("finish_reason"):
                     reason = str(choice["finish_reason"])
         finally:
