@@ -121,6 +121,27 @@ def _gold_outside_enum(case, idx: int) -> bool:  # type: ignore[no-untyped-def]
     return any("enum" in props.get(k, {}) and v not in props[k]["enum"] for k, v in gold.args.items())
 
 
+def test_mac_examples_leave_one_out() -> None:
+    pytest.importorskip("icalendar", reason="the mac dataset needs the mac extra")
+    from tinyplan.toolsets.mac import MAC_EXAMPLES, MAC_TOOL_NAMES
+
+    cases = load_dataset("mac")
+    assert len(cases) == len(MAC_EXAMPLES) and len({c.id for c in cases}) == len(cases)
+    first = cases[0]
+    assert first.dataset == "mac" and first.tool_names == list(MAC_TOOL_NAMES)
+    assert MAC_EXAMPLES[0][1].startswith(f"Question: {first.request}\n")
+    assert [g.tool for g in first.gold] == ["get_phone_number", "send_sms"]
+    assert first.gold[1].dependencies == (1,)
+    # its own example is left out of the prompt, the other ones are in, with the toolset's rules
+    assert len(first.examples) == len(MAC_EXAMPLES) - 1 and MAC_EXAMPLES[0][1] not in first.examples
+    toolset = first.toolset()
+    assert list(toolset.examples) == list(first.examples) and toolset.instructions
+    assert any("ISO format" in rule for rule in toolset.instructions)
+    for c in cases:  # every gold plan parses against the tools and scores 100 % against itself
+        assert score_plan(parse_plan(c.gold_plan_text(), tools=c.toolset()), c).strict_success, c.id
+    assert len(load_dataset("mac", limit=2)) == 2
+
+
 @needs_data
 def test_teval_record() -> None:
     c = load_dataset("teval", limit=1)[0]

@@ -87,7 +87,7 @@ async def _run(
     "datasets",
     multiple=True,
     required=True,
-    help="bfcl:<category> | teval | tinyagent:PATH | jsonl:PATH (repeatable).",
+    help="bfcl:<category> | teval | mac | tinyagent:PATH | jsonl:PATH (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many cases per dataset.")
 @click.option("--model", default=None, help="GGUF file, 'default' or 'tiny' (default: $TINYPLAN_MODEL or default).")

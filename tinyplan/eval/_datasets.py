@@ -15,6 +15,8 @@ Dataset specs (`load_dataset`):
 * ``teval``: T-Eval's planning set (Chen et al. 2023, ``plan_json_v1.json`` with ``api_descrip.json``): DAG plans
   with ``prev`` edges; ``FinishAction`` becomes ``join()``. Arguments were recorded from live runs (ids returned by
   earlier steps), so only the structure is fairly gradeable.
+* ``mac``: the Mac toolset's own example plans, leave-one-out (each question planned with the other examples in the
+  prompt).
 * ``tinyagent:PATH``: TinyAgent's published format (Erdogan et al. 2024),
   ``{id: {"input": ..., "output": [{"type": "plan", "raw_output": ..., "parsed_output": [...]}, ...]}}``.
 * ``jsonl:PATH``: one JSON object per line with ``request``, ``tools`` (OpenAI function schemas) and ``plan``
@@ -48,6 +50,7 @@ __all__ = [
     "load_bfcl",
     "load_dataset",
     "load_jsonl",
+    "load_mac",
     "load_teval",
     "load_tinyagent",
     "normalize_schema",
@@ -115,6 +118,9 @@ class EvalCase:
         name_map: Sanitised tool name -> name in the source data.
         arg_rules: ``"bfcl"`` or ``"exact"``: how strict success compares argument values (see `ARG_RULES`).
         system: A system message of the source record, if any.
+        examples: In-context example plans for the planner prompt (``"Question: ...\n1. ..."``), if the dataset
+            has its own; otherwise the planner's generic examples are used.
+        instructions: Extra planner rules that come with the dataset's tools.
     """
 
     id: str
@@ -125,6 +131,8 @@ class EvalCase:
     name_map: dict[str, str] = field(default_factory=dict, hash=False)
     arg_rules: str = "exact"
     system: str | None = None
+    examples: tuple[str, ...] = field(default=(), hash=False)
+    instructions: tuple[str, ...] = field(default=(), hash=False)
 
     def toolset(self) -> Toolset:
         """A fresh `Toolset` of stand-in tools that echo their validated arguments (``Tool.from_schema``).
@@ -133,7 +141,11 @@ class EvalCase:
             EvalDataError: A schema cannot become a tool.
         """
         try:
-            return Toolset(Tool.from_schema(schema) for schema in self.tools)
+            return Toolset(
+                (Tool.from_schema(schema) for schema in self.tools),
+                instructions=self.instructions,
+                examples=self.examples,
+            )
         except (ToolDefinitionError, ToolsetError) as exc:
             raise EvalDataError(f"{self.dataset} case {self.id}: bad tool schema: {exc}") from exc
 
@@ -671,6 +683,48 @@ def load_jsonl(path: str | os.PathLike[str], *, limit: int | None = None) -> lis
     return cases
 
 
+# ------------------------------------------------------------------------------------------- Mac toolset examples
+def load_mac(*, limit: int | None = None) -> list[EvalCase]:
+    """The Mac toolset's own example plans, leave-one-out: TinyAgent's 16 tools, each example's question as the
+    request and its plan as the gold, the other examples (and the toolset's rules) in the planner prompt.
+
+    Needs the ``mac`` extra (the toolset's schemas come from the real tools).
+
+    Raises:
+        EvalDataError: The ``mac`` extra is missing, or an example plan does not parse against the tools.
+    """
+    _check_limit(limit)
+    try:
+        from tinyplan.toolsets.mac import MAC_EXAMPLES, mac_instructions, mac_toolset, sample_home_path
+    except ImportError as exc:
+        raise EvalDataError(f"the mac dataset needs the Mac toolset: pip install 'tinyplan[mac]' ({exc})") from exc
+    toolset = mac_toolset(sample_home_path(), driver="portable")  # for the schemas only: nothing is called
+    tools, name_map = _sanitized_tools(toolset.openai_schemas(), "mac toolset")
+    texts = [text for _, text in MAC_EXAMPLES]
+    rules = tuple(mac_instructions(toolset.names))
+    cases: list[EvalCase] = []
+    for i, text in enumerate(texts):
+        if limit is not None and len(cases) >= limit:
+            break
+        where = f"mac example {i + 1}"
+        head, _, plan = text.partition("\n")
+        if not head.startswith("Question: "):
+            raise EvalDataError(f"{where}: an example starts with 'Question: '")
+        cases.append(
+            EvalCase(
+                id=f"mac_{i + 1}",
+                dataset="mac",
+                request=head.removeprefix("Question: ").strip(),
+                tools=tools,
+                gold=_gold_from_plan(plan, tools, where),
+                name_map=name_map,
+                examples=tuple(texts[:i] + texts[i + 1 :]),
+                instructions=rules,
+            )
+        )
+    return cases
+
+
 # ---------------------------------------------------------------------------------------------------- TinyAgent
 def _infer_type(values: list[Any]) -> dict[str, Any]:
     kinds: set[str] = set()
@@ -821,7 +875,7 @@ def load_dataset(spec: str, *, limit: int | None = None, root: str | os.PathLike
     """Load evaluation cases from a dataset spec.
 
     Args:
-        spec: ``bfcl:<category>`` (see `BFCL_CATEGORIES`), ``teval``, ``tinyagent:PATH`` or ``jsonl:PATH``.
+        spec: ``bfcl:<category>`` (see `BFCL_CATEGORIES`), ``teval``, ``mac``, ``tinyagent:PATH`` or ``jsonl:PATH``.
         limit: Keep at most this many cases (the first ones in file order).
         root: Data folder for ``bfcl``/``teval`` (default: `default_root`).
 
@@ -838,6 +892,8 @@ def load_dataset(spec: str, *, limit: int | None = None, root: str | os.PathLike
         return load_bfcl(arg, limit=limit, root=root)
     if kind == "teval":
         return load_teval(limit=limit, root=root)
+    if kind == "mac":
+        return load_mac(limit=limit)
     if kind == "jsonl":
         if not arg:
             raise EvalDataError("jsonl needs a path, e.g. jsonl:cases.jsonl")
@@ -846,4 +902,4 @@ def load_dataset(spec: str, *, limit: int | None = None, root: str | os.PathLike
         if not arg:
             raise EvalDataError("tinyagent needs a path, e.g. tinyagent:testing_data.json")
         return load_tinyagent(arg, limit=limit)
-    raise EvalDataError(f"unknown dataset spec {spec!r}: use bfcl:<category>, teval, tinyagent:PATH or jsonl:PATH")
+    raise EvalDataError(f"unknown dataset spec {spec!r}: use bfcl:<category>, teval, mac, tinyagent:PATH or jsonl:PATH")
