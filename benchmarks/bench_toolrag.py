@@ -10,11 +10,11 @@ Data:
 * The Mac toolset (TinyAgent's 16 tools and its example plans), leave-one-out over the examples: each example's
   question is the request, the other examples are the toolset's examples, its plan's tools are the truth.
 
-Prompt size: the lead's prompt renderer is not used here; the planner prompt is approximated by what ToolRAG
-changes, the numbered tool signature lines with their description lines (as in templates/planner.jinja2) plus the
-selected example plans (Mac). Tokens are counted with the Qwen2.5 tokenizer of the default model's GGUF
-(llama-cpp-python, ``vocab_only=True``); ``--gguf`` picks another file. If neither llama-cpp-python nor the model is
-available, the script says so and counts all-MiniLM-L6-v2 WordPiece tokens instead (a proxy).
+Prompt size: the static part of the real planner prompt (`PromptRenderer.planner_static`: tools with their
+descriptions, rules, the toolset's rules and the selected example plans; the query adds a few tokens). Tokens are
+counted with the Qwen2.5 tokenizer of the default model's GGUF (llama-cpp-python, ``vocab_only=True``); ``--gguf``
+picks another file. If neither llama-cpp-python nor the model is available, the script says so and counts all-
+MiniLM-L6-v2 WordPiece tokens instead (a proxy).
 
 Embedding retriever: no training, evaluated on every BFCL request. Classifier retriever: trained on a seeded random
 split of the BFCL requests (``--train-share``) and evaluated on the held-out rest, against the embedding retriever on
@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyplan import Tool, Toolset
+from tinyplan import PromptRenderer, Tool, Toolset
 from tinyplan.eval._datasets import EvalCase, load_dataset, render_plan
 from tinyplan.rag import (
     ClassifierRetriever,
@@ -48,6 +48,8 @@ from tinyplan.rag import (
     apply_selection,
     parse_example,
 )
+
+RENDERER = PromptRenderer()
 
 BFCL_CATEGORIES = [
     "simple_python",
@@ -117,17 +119,9 @@ def token_counter(gguf: str | None) -> tuple[Callable[[str], int], str]:
 
 
 def prompt_text(toolset: Toolset) -> str:
-    """The part of the planner prompt that ToolRAG changes: numbered tools with descriptions, then the examples."""
-    lines = []
-    for i, t in enumerate(toolset, 1):
-        lines.append(f"{i}. {t.signature()}")
-        lines += [f" - {ln.strip()}" for ln in t.description.splitlines() if ln.strip()] or [" - (no description)"]
-    lines.append(f"{len(toolset) + 1}. join() -> None")
-    if toolset.examples:
-        lines.append("\nHere are some examples:")
-        for example in toolset.examples:
-            lines += [example.strip(), "###"]
-    return "\n".join(lines)
+    """The static part of the real planner prompt for these tools and examples (`PromptRenderer.planner_static`):
+    tool list, rules, the toolset's instructions and examples (generic examples when it has none)."""
+    return RENDERER.planner_static(toolset, toolset.instructions, toolset.examples)
 
 
 # --------------------------------------------------------------------------------------------------------- data
