@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinyplan._errors import PlanParseError, TinyplanError, ToolsetError
-from tinyplan._grammar import GrammarError, plan_grammar
+from tinyplan._grammar import CHECKED_ACTIONS, GrammarError, plan_grammar
 from tinyplan._parser import Interpolated, Ref, Task, parse_plan
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, tool
 
@@ -362,6 +362,72 @@ def test_max_tasks_bounds_the_actions(engine: GrammarEngine, level: Literal["syn
     assert not engine.accepts(plan_grammar(TOOLS, level, max_tasks=0), plan(1))
 
 
+# ------------------------------------------------------------------------------- numbering and earlier references
+@pytest.mark.parametrize("level", LEVELS)
+def test_checked_actions_are_numbered_in_order_and_refer_only_to_earlier_tasks(
+    engine: GrammarEngine, level: Literal["syntax", "typed"]
+) -> None:
+    grammar = plan_grammar(TOOLS, level)
+    ok = [
+        '1. get_phone_number("Sid")\n2. send_sms([$1], "hi")\n3. join()',
+        '1. get_phone_number("Sid")\n2. get_phone_number("Ana")\n3. send_sms(["$1", "${2}"], "hi $1")\n4. join()',
+        '1. lookup_contact("Sid")\n2. send_sms(["$1.phone"], "Sid is at ${1}, it costs $5.00, $20 each")\n3. join()',
+        '1. send_sms(["Sid"], "$5.00 for lunch, $1 per item, pay $2")\n2. join()',  # prose dollars in task 1
+        '1. send_sms(["Sid"], "${name} and $x and $")\n2. join()',
+    ]
+    for plan in ok:
+        parse_plan(plan, TOOLS)
+        assert engine.accepts(grammar, plan), plan
+    refused_by_parser_too = [
+        '1. get_phone_number("Sid")\n2. send_sms([$2], "hi")\n3. join()',  # itself
+        '1. get_phone_number("Sid")\n2. send_sms(["$1"], "$2")\n3. join()',  # itself, as an exact string
+        '1. get_phone_number("Sid")\n2. send_sms(["$1"], "at ${3}")\n3. join()',  # a later task, interpolated
+        '1. send_sms(["$1"], "hi")\n2. join()',  # task 1 has nothing before it
+        "1. send_sms(['${1}'], 'hi')\n2. join()",
+    ]
+    for plan in refused_by_parser_too:
+        with pytest.raises(PlanParseError, match=r"refers to|later task"):
+            parse_plan(plan, TOOLS)
+        assert not engine.accepts(grammar, plan), plan
+    read_by_parser = [
+        '1. get_phone_number("Sid")\n3. join()',  # numbering skips
+        '2. get_phone_number("Sid")\n3. join()',  # numbering does not start at 1
+    ]
+    for plan in read_by_parser:
+        parse_plan(plan, TOOLS)
+        assert not engine.accepts(grammar, plan), plan
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_escapes_cannot_smuggle_a_reference_past_the_grammar(
+    engine: GrammarEngine, level: Literal["syntax", "typed"]
+) -> None:
+    """Python reads "\\x241" as "$1": an escape must not write a "$" or "{" the grammar cannot see."""
+    grammar = plan_grammar(TOOLS, level)
+    for text in ["\\x241", "\\u00241", "\\U000000241", "\\44", "\\$1", "$\\x31", "${\\x31}", "\\${2}", "$1\\x30"]:
+        plan = f'1. get_phone_number("Sid")\n2. send_sms(["x"], "{text}")\n3. join()'
+        assert not engine.accepts(grammar, plan), text
+    for text in ["\\x41", "\\u00e9", "\\n", "\\\\", '\\"', "\\x7a"]:  # other escapes stay
+        plan = f'1. send_sms(["x"], "{text}")\n2. join()'
+        parse_plan(plan, TOOLS)
+        assert engine.accepts(grammar, plan), text
+
+
+def test_checked_actions_option(engine: GrammarEngine) -> None:
+    gaps = '1. get_phone_number("Sid")\n5. send_sms([$1], "hi")\n9. join()'
+    assert not engine.accepts(plan_grammar(TOOLS, "syntax"), gaps)
+    assert engine.accepts(plan_grammar(TOOLS, "syntax", checked_actions=0), gaps)  # free numbering, as the parser
+    late = "".join(f'{i}. get_phone_number("p{i}")\n' for i in range(1, 4)) + '4. send_sms([$9], "x")\n5. join()'
+    assert not engine.accepts(plan_grammar(TOOLS, "syntax"), late)
+    assert engine.accepts(plan_grammar(TOOLS, "syntax", checked_actions=3), late)  # action 4 is not checked
+    small = plan_grammar(TOOLS, "typed", checked_actions=2)
+    assert len(small) < len(plan_grammar(TOOLS, "typed"))
+    with pytest.raises(GrammarError, match="checked_actions"):
+        plan_grammar(TOOLS, checked_actions=-1)
+    with pytest.raises(GrammarError, match="checked_actions"):
+        plan_grammar(TOOLS, checked_actions=True)
+
+
 # ------------------------------------------------------------------------------------------------------- corpus
 def test_corpus_is_loaded() -> None:
     assert len(VALID) >= 20
@@ -545,42 +611,32 @@ def _random_sentence(engine: GrammarEngine, grammar: str, rng: random.Random, bu
         engine.free(handle)
 
 
-def _renumber(plan: str) -> str:
-    """Make indices 1..n and point every reference at the previous task: what the grammar cannot express."""
-    out, k = [], 0
-    for line in plan.split("\n"):
-        m = re.match(r"(\d+)\. ", line)
-        if m:
-            k += 1
-            line = f"{k}. " + line[m.end() :]
-            target = str(max(k - 1, 1))
-            line = re.sub(r"\$(\{)?\d+", lambda r, t=target: "$" + (r.group(1) or "") + t, line)
-        out.append(line)
-    return "\n".join(out)
-
-
 @pytest.mark.parametrize("level", LEVELS)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_everything_the_grammar_accepts_parses(level: Literal["syntax", "typed"], seed: int) -> None:
-    """Soundness: random sentences of the grammar parse; at "typed", their tasks also validate."""
+    """Soundness: random sentences of the grammar parse as they are (numbering and references included); at
+    "typed", their tasks also validate."""
     engine = _ENGINE()
     plan = _random_sentence(engine, _GRAMMARS[level], random.Random(seed), budget=160)
     if plan is None:
         return
-    fixed = _renumber(plan)
-    first_action = next((ln for ln in fixed.split("\n") if re.match(r"1\. ", ln)), "")
     try:
-        tasks = parse_plan(fixed, TOOLS)
+        tasks = parse_plan(plan, TOOLS)
     except PlanParseError as exc:
-        if "$" in first_action and "refers to" in exc.reason:
-            return  # task 1 cannot refer to anything: the parser's job, not the grammar's
         if level == "syntax" and "repeated" in exc.reason:
             return  # documented: the syntax level leaves repeated keywords to the parser
+        if exc.line_no and _action_number(plan, exc.line_no) > CHECKED_ACTIONS:
+            return  # documented: after the checked actions, numbering and references are the parser's job
         raise AssertionError(f"{level} grammar accepted a plan the parser rejects: {exc}\n{plan}") from exc
     if level == "typed":
         for task in tasks:
             _validate(task)
+
+
+def _action_number(plan: str, line_no: int) -> int:
+    """How many action lines the plan has up to and including ``line_no``."""
+    return sum(1 for ln in plan.split("\n")[:line_no] if re.match(r"[0-9]+\. ", ln))
 
 
 _GRAMMARS = {level: plan_grammar(TOOLS, level) for level in LEVELS}

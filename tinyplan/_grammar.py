@@ -18,9 +18,11 @@ Two levels:
     null, enum/const, arrays, tuples, objects, anyOf/oneOf, local ``$ref``). A ``$N`` reference — ``$1``, ``"$1"``,
     ``"${1}"``, with ``.key``/``[0]`` paths — is allowed wherever a value may go.
 
-What a grammar cannot express stays the parser's job: task indices strictly increasing, references only to earlier
-tasks, no repeated keyword at the ``"syntax"`` level. Everything the grammar does express, the parser accepts too.
-See docs/grammar.md for the design and the measurements behind it.
+The first ``checked_actions`` (default 12) actions are numbered ``1.``, ``2.``, ``3.``, … and each may refer only to
+earlier ones, in references and in strings (``"$N"``, ``${N}``); GBNF cannot count, so each of these actions gets its
+own copy of the argument rules. What is left to the parser: numbering and references after those actions, and a
+keyword given twice at the ``"syntax"`` level. Everything the grammar does express, the parser accepts too. See
+docs/grammar.md for the design and the measurements behind it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ _MAX_INT_DIGITS = 18  # longer integers are garbage a small model loops on, not 
 
 # Rules every grammar shares. Whitespace: never required, one optional space after ',' and ':'; strings in both
 # quote styles with any character but an unescaped quote, a backslash or a line break; escapes as Python reads them
-# (\x, \u, \U with their hex digits; \N{...} is left out).
+# (\x, \u, \U with their hex digits; \N{...} is left out). ``safe-escape`` is an escape that cannot write "$" or
+# "{" (no \x24, \u007b, octal, \$ ...): the checked actions' strings use it, so that an escape cannot smuggle a
+# reference past the grammar.
 _COMMON = r"""
 nl ::= "\n" "\n"?
 idx ::= [1-9] [0-9]? [0-9]?
@@ -54,6 +58,10 @@ dq-string ::= "\"" ( [^"\\\n\r\x00] | escape )* "\""
 sq-string ::= "'" ( [^'\\\n\r\x00] | escape )* "'"
 escape ::= "\\" ( [^xuUN\n\r\x00] | "x" hex hex | "u" hex hex hex hex | "U" big-hex )
 big-hex ::= "000" hex hex hex hex hex | "0010" hex hex hex hex
+safe-escape ::= "\\" ( [^0-7xuUN${\n\r\x00] | "x" safe-hex2 | "u" safe-hex4 | "U" safe-big-hex )
+safe-big-hex ::= "0000" safe-hex4 | "000" [1-9a-fA-F] hex hex hex hex | "0010" hex hex hex hex
+safe-hex4 ::= [1-9a-fA-F] hex hex hex | "0" [1-9a-fA-F] hex hex | "00" safe-hex2
+safe-hex2 ::= [013-689a-fA-F] hex | "2" [0-35-9a-fA-F] | "7" [0-9ac-fAC-F]
 hex ::= [0-9a-fA-F]
 integer ::= "-"? ( "0" | [1-9] [0-9]{0,17} )
 number ::= integer ( "." [0-9]{1,17} )? ( [eE] [-+]? [0-9]{1,3} )?
@@ -74,57 +82,102 @@ class GrammarError(TinyplanError, ValueError):
     """`plan_grammar` was called with a bad option (unknown level, negative ``max_tasks``)."""
 
 
+#: How many leading actions `plan_grammar` numbers 1, 2, 3, … and lets refer only to earlier actions, by default.
+CHECKED_ACTIONS = 12
+
+
 def plan_grammar(
     tools: Toolset | Iterable[Tool],
     level: GrammarLevel = "typed",
     *,
     thoughts: bool = True,
     max_tasks: int | None = None,
+    checked_actions: int = CHECKED_ACTIONS,
 ) -> str:
     """The GBNF grammar of a complete plan that calls only ``tools``.
 
     The output is deterministic: the same tools (in any order) and options give byte-identical text, so a backend
     can cache the compiled grammar by its text.
 
+    The first ``checked_actions`` actions are numbered ``1.``, ``2.``, ``3.``, … and a ``$N`` reference in action
+    ``k`` names one of ``1 … k-1``, so a plan of that many actions can neither misnumber nor refer to itself or a
+    later task. GBNF cannot count, so this is done by one copy of the argument rules per action (the grammar grows
+    about linearly with ``checked_actions``); actions after them are numbered freely and their references are left
+    to the parser.
+
     Args:
         tools: The tools of this prompt (a `Toolset`, `Tool` objects or ``@tool`` functions).
         level: ``"syntax"`` (tool names and line shape) or ``"typed"`` (also argument count and value shapes).
         thoughts: Allow ``Thought: ...`` lines before actions.
         max_tasks: At most this many actions before ``join()`` (None: no limit).
+        checked_actions: How many leading actions get exact numbering and earlier-only references (0: none).
 
     Returns:
         GBNF text with the start rule ``root``, for llama.cpp (``LlamaGrammar.from_string``, the server's
         ``grammar`` field) or any OpenAI-compatible server that accepts ``grammar``.
 
     Raises:
-        GrammarError: ``level`` is not ``"syntax"``/``"typed"`` or ``max_tasks`` is negative.
+        GrammarError: ``level`` is not ``"syntax"``/``"typed"``, or ``max_tasks`` or ``checked_actions`` is negative.
         ToolsetError: Two tools share a name.
     """
     if level not in ("syntax", "typed"):
         raise GrammarError(f"unknown grammar level {level!r}: use 'syntax' or 'typed'")
-    if max_tasks is not None and (isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 0):
-        raise GrammarError(f"max_tasks must be a non-negative integer or None, not {max_tasks!r}")
+    for option, value in (("max_tasks", max_tasks), ("checked_actions", checked_actions)):
+        if value is None and option == "max_tasks":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise GrammarError(f"{option} must be a non-negative integer, not {value!r}")
     toolset = as_toolset(tools)
     builder = _Builder()
     calls = [builder.call(t, level) for t in sorted(toolset, key=lambda t: t.name)]
+    checked = min(checked_actions, max_tasks) if max_tasks is not None else checked_actions
+    if not calls:
+        checked = 0
+    thought = "thought* " if thoughts else ""
 
     head: list[str] = []
+    per_action: list[str] = []
+    shared = dict(_COMMON_RULES)
+    shared.update(builder.rules)
     if calls:
-        head.append("call ::= " + " | ".join(calls))
+        shared["call"] = " | ".join(calls)
+    # rules that hold a reference or a string somewhere below them: one copy per checked action
+    reaching = _reaching({"ref", "string"}, shared) if calls else set()
+    # the free part after the checked actions (or the whole plan when there are none)
+    tail_allowed = max_tasks is None or max_tasks > checked
+    free = ""
+    if calls and tail_allowed:
+        reps = "*" if max_tasks is None else f"{{0,{max_tasks - checked}}}"
+        free = f"( {thought}action ){reps} "
         head.append('action ::= idx ". " call nl')
-        step = "thought* action" if thoughts else "action"
-        reps = "*" if max_tasks is None else f"{{0,{max_tasks}}}"
-        body = f"( {step} ){reps}" if max_tasks != 0 else ""
+    head.append(f"free-plan ::= {free}{thought}join-line".replace("  ", " "))
+    for k in range(1, checked + 1):
+        suffix = f"-L{k}"
+        renamed = {name: name + suffix for name in reaching}
+        special = _action_rules(k)  # ref, ref-id and the string rules of action k
+        for name in sorted(reaching, key=list(shared).index):
+            if name not in special and name != "ref":
+                per_action.append(f"{name}{suffix} ::= {_rename(shared[name], renamed)}")
+        per_action += [f"{name}{suffix} ::= {body}" for name, body in special.items()]
+        nxt = f"step-L{k + 1}" if k < checked else "free-plan"
+        per_action.append(
+            f"step-L{k} ::= {thought}( {_lit(f'{k}. ')} call{suffix} nl {nxt} | {_lit(f'{k}. join()')} plan-end )"
+        )
+    if checked:
+        # action 1 can refer to nothing: its copies of the rules have no reference alternative
+        per_action = [_drop_alternative(line, "ref-L1") for line in per_action]
+        head.insert(0, "root ::= step-L1")
     else:
-        body = ""
+        head.insert(0, "root ::= free-plan")
     if thoughts:
-        body += " thought*"
         head.append(r'thought ::= "Thought:" [^\n]* nl')
-    head.insert(0, f"root ::= {body.strip()} join-line".replace("root ::=  ", "root ::= "))
-    head.append('join-line ::= idx ". join()" ( nl? "<END_OF_PLAN>" )? nl?')
+    head.append('join-line ::= idx ". join()" plan-end')
+    head.append('plan-end ::= ( nl? "<END_OF_PLAN>" )? nl?')
     rules = [f"{name} ::= {rule}" for name, rule in builder.rules.items()]
+    if calls and tail_allowed:
+        rules.insert(0, f"call ::= {shared['call']}")
     rules += _py_name_rules()
-    return "\n".join(head) + "\n" + _COMMON.strip() + "\n" + "\n".join(rules) + ("\n" if rules else "")
+    return "\n".join([*head, *per_action]) + "\n" + _COMMON.strip() + "\n" + "\n".join(rules) + "\n"
 
 
 # ------------------------------------------------------------------------------------------------------ internals
@@ -470,8 +523,159 @@ class _Builder:
 
 
 _RESERVED_RULES = frozenset(
-    [*re.findall(r"^([a-z-]+) ::=", _COMMON, flags=re.MULTILINE), "root", "call", "action", "thought", "join-line"]
+    [
+        *re.findall(r"^([a-z0-9-]+) ::=", _COMMON, flags=re.MULTILINE),
+        *("root", "call", "action", "thought", "join-line", "free-plan", "plan-end"),
+    ]
 )
+_COMMON_RULES: dict[str, str] = dict(
+    (name, body) for name, body in re.findall(r"^([a-z0-9-]+) ::= (.*)$", _COMMON, flags=re.MULTILINE)
+)
+# a GBNF body, token by token: string literals, character classes, rule names, anything else
+_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\]|([A-Za-z][A-Za-z0-9-]*)|.', re.DOTALL)
+
+
+def _names(body: str) -> set[str]:
+    """The rule names a GBNF body refers to."""
+    return {m.group(1) for m in _TOKEN.finditer(body) if m.group(1)}
+
+
+def _reaching(targets: set[str], rules: Mapping[str, str]) -> set[str]:
+    """The rules from which one of ``targets`` can be reached (``targets`` included)."""
+    found = set(targets)
+    changed = True
+    while changed:
+        changed = False
+        for name, body in rules.items():
+            if name not in found and _names(body) & found:
+                found.add(name)
+                changed = True
+    return found
+
+
+def _rename(body: str, names: Mapping[str, str]) -> str:
+    """``body`` with the rule names in ``names`` replaced (literals and character classes untouched)."""
+    return _TOKEN.sub(lambda m: names.get(m.group(1), m.group(0)) if m.group(1) else m.group(0), body)
+
+
+def _drop_alternative(line: str, name: str) -> str:
+    """A rule line without the top-level alternatives that are exactly ``name``.
+
+    Used for action 1, which can refer to no task: a reference is only ever a whole alternative of its rule.
+
+    Raises:
+        GrammarError: ``name`` occurs other than as a whole alternative, or it was the rule's only alternative.
+    """
+    head, _, body = line.partition(" ::= ")
+    alternatives: list[str] = []
+    depth, start = 0, 0
+    tokens = list(_TOKEN.finditer(body))
+    for m in tokens:
+        text = m.group(0)
+        if text == "(":
+            depth += 1
+        elif text == ")":
+            depth -= 1
+        elif text == "|" and depth == 0:
+            alternatives.append(body[start : m.start()].strip())
+            start = m.end()
+    alternatives.append(body[start:].strip())
+    kept = [a for a in alternatives if a != name]
+    if len(kept) == len(alternatives):
+        if name in _names(body):
+            raise GrammarError(f"internal: {name} is not a whole alternative in {line!r}")
+        return line
+    if not kept:
+        raise GrammarError(f"internal: {name} is the only alternative in {line!r}")
+    return f"{head} ::= {' | '.join(kept)}"
+
+
+def _action_rules(k: int) -> dict[str, str]:
+    """The rules that differ in action ``k`` (1-based): references and strings that can only name tasks 1 … k-1.
+
+    The parser reads a string that is exactly ``"$N"`` (with a path) as a reference, and ``${N}`` inside a string as
+    an interpolation: both must name an earlier task. ``$N`` elsewhere in prose is text unless N is an earlier task,
+    so it is always allowed. To stay context-free the rules are a little stricter than the parser: after ``$`` and
+    a number that is not an earlier task comes neither ``.``/``[`` (except ``.`` or ``,`` before a digit, as in
+    ``"$5.00"``), nor ``{``, nor another ``$``, and ``${N}`` always names an earlier task. For action 1 the rules
+    hold no reference at all (`_drop_alternative` removes ``ref-L1``).
+    """
+    s = f"-L{k}"
+    rules: dict[str, str] = {}
+    earlier = _int_up_to(k - 1) if k > 1 else None
+    if earlier is not None:
+        rules["ref"] = _rename(_COMMON_RULES["ref"], {"ref-id": "ref-id" + s})
+        rules["ref-id"] = _id_below(k)
+    rules["string"] = f"dq-string{s} | sq-string{s}"
+    for kind, quote in (("dq", '"'), ("sq", "'")):
+        q = _lit(quote)
+        bad = f"{quote}\\\\\\n\\r\\x00"  # the quote, backslash, line breaks and NUL: never raw in a string
+        plain = f"[^{bad}$]"
+        n = f"( {earlier} )" if earlier is not None else None
+        group = [
+            f'"{{" [^0-9{bad}$]',  # ${name}: not an interpolation
+            f"[^{{{bad}$]",  # $x, $5, ...: prose
+        ]
+        if n is not None:
+            group.insert(0, f'"{{" {n} "}}"')  # ${N}: an interpolation of an earlier task
+        # no escape right after "$": "\x31" after "$" would write a reference the rules cannot see
+        rules[f"{kind}-dollar"] = '"$"+ ( ' + " | ".join(group) + " )"
+        rules[f"{kind}-rest"] = f'( {plain} | safe-escape | {kind}-dollar{s} )* "$"*'
+        start = [
+            f'"$" [0-9]+ ( [^0-9.\\[{{{bad}$] | [.,] [0-9] ) {kind}-rest{s}',  # $20 dinner, $5.00: not an exact ref
+            f'"$" [^0-9{{{bad}$] {kind}-rest{s}',  # $x ...
+            f'"${{" [^0-9{bad}$] {kind}-rest{s}',  # ${name} ...
+            f'"$" {kind}-dollar{s} {kind}-rest{s}',  # $$...
+            '"$"+',  # only dollars
+        ]
+        if n is not None:
+            start = [
+                f'"$" {n} ( [^0-9{bad}$] {kind}-rest{s} )?',  # "$1", "$1.phone", "$1 is ..."
+                f'"${{" {n} "}}" {kind}-rest{s}',  # "${1}...", exact or interpolated
+                *start,
+            ]
+        rules[f"{kind}-start"] = " | ".join(start)
+        rules[f"{kind}-string"] = f"{q} ( ( {plain} | safe-escape ) {kind}-rest{s} | {kind}-start{s} )? {q}"
+    return rules
+
+
+def _id_below(k: int) -> str:
+    """GBNF for a reference id naming a task before action ``k`` (1 … k-1), bare or braced, no leading zeros."""
+    numbers = _int_up_to(k - 1)
+    return f'{numbers} | "{{" {numbers} "}}"' if " | " not in numbers else f'( {numbers} ) | "{{" ( {numbers} ) "}}"'
+
+
+def _int_up_to(n: int) -> str:
+    """GBNF alternatives matching the decimal integers 1 … n (n >= 1) without leading zeros."""
+    alts: list[str] = []
+    low = 1
+    width = 1
+    while low <= n:
+        high = min(n, 10**width - 1)
+        alts += _digits_range(str(low), str(high))
+        low, width = 10**width, width + 1
+    return " | ".join(alts)
+
+
+def _digits_range(low: str, high: str) -> list[str]:
+    """GBNF sequences for the numbers from ``low`` to ``high`` (same number of digits, low <= high)."""
+    if len(low) == 1:
+        return [f"[{low}-{high}]" if low != high else _lit(low)]
+    if low[0] == high[0]:
+        return [f"{_lit(low[0])} {rest}" for rest in _digits_range(low[1:], high[1:])]
+    out: list[str] = []
+    width = len(low) - 1
+    lo_rest_full = low[1:] == "0" * width
+    hi_rest_full = high[1:] == "9" * width
+    first = low[0] if lo_rest_full else chr(ord(low[0]) + 1)
+    last = high[0] if hi_rest_full else chr(ord(high[0]) - 1)
+    if not lo_rest_full:
+        out += [f"{_lit(low[0])} {rest}" for rest in _digits_range(low[1:], "9" * width)]
+    if first <= last:
+        out.append(f"[{first}-{last}]" + " [0-9]" * width)
+    if not hi_rest_full:
+        out += [f"{_lit(high[0])} {rest}" for rest in _digits_range("0" * width, high[1:])]
+    return out
 
 
 def _string_literals(text: str) -> list[str]:
