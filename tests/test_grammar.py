@@ -420,6 +420,9 @@ def test_checked_actions_option(engine: GrammarEngine) -> None:
     late = "".join(f'{i}. get_phone_number("p{i}")\n' for i in range(1, 4)) + '4. send_sms([$9], "x")\n5. join()'
     assert not engine.accepts(plan_grammar(TOOLS, "syntax"), late)
     assert engine.accepts(plan_grammar(TOOLS, "syntax", checked_actions=3), late)  # action 4 is not checked
+    two = '1. get_phone_number("Sid")\n2. get_phone_number("Ana")\n{}. join()'
+    assert engine.accepts(plan_grammar(TOOLS, "syntax", max_tasks=2), two.format(3))
+    assert not engine.accepts(plan_grammar(TOOLS, "syntax", max_tasks=2), two.format(7))  # join numbered too
     small = plan_grammar(TOOLS, "typed", checked_actions=2)
     assert len(small) < len(plan_grammar(TOOLS, "typed"))
     with pytest.raises(GrammarError, match="checked_actions"):

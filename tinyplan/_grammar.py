@@ -122,62 +122,62 @@ def plan_grammar(
     """
     if level not in ("syntax", "typed"):
         raise GrammarError(f"unknown grammar level {level!r}: use 'syntax' or 'typed'")
-    for option, value in (("max_tasks", max_tasks), ("checked_actions", checked_actions)):
-        if value is None and option == "max_tasks":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise GrammarError(f"{option} must be a non-negative integer, not {value!r}")
+    if max_tasks is not None and not _is_count(max_tasks):
+        raise GrammarError(f"max_tasks must be a non-negative integer or None, not {max_tasks!r}")
+    if not _is_count(checked_actions):
+        raise GrammarError(f"checked_actions must be a non-negative integer, not {checked_actions!r}")
     toolset = as_toolset(tools)
     builder = _Builder()
     calls = [builder.call(t, level) for t in sorted(toolset, key=lambda t: t.name)]
-    checked = min(checked_actions, max_tasks) if max_tasks is not None else checked_actions
-    if not calls:
-        checked = 0
     thought = "thought* " if thoughts else ""
+    checked = 0 if not calls else checked_actions if max_tasks is None else min(checked_actions, max_tasks)
+    free_actions = calls and (max_tasks is None or max_tasks > checked)  # actions after the checked ones
 
-    head: list[str] = []
-    per_action: list[str] = []
-    shared = dict(_COMMON_RULES)
-    shared.update(builder.rules)
-    if calls:
-        shared["call"] = " | ".join(calls)
-    # rules that hold a reference or a string somewhere below them: one copy per checked action
-    reaching = _reaching({"ref", "string"}, shared) if calls else set()
-    # the free part after the checked actions (or the whole plan when there are none)
-    tail_allowed = max_tasks is None or max_tasks > checked
-    free = ""
-    if calls and tail_allowed:
+    head = ["root ::= step-L1" if checked else "root ::= free-plan"]
+    if free_actions:
         reps = "*" if max_tasks is None else f"{{0,{max_tasks - checked}}}"
-        free = f"( {thought}action ){reps} "
+        head.append(f"free-plan ::= ( {thought}action ){reps} {thought}join-line")
         head.append('action ::= idx ". " call nl')
-    head.append(f"free-plan ::= {free}{thought}join-line".replace("  ", " "))
-    for k in range(1, checked + 1):
-        suffix = f"-L{k}"
-        renamed = {name: name + suffix for name in reaching}
-        special = _action_rules(k)  # ref, ref-id and the string rules of action k
-        for name in sorted(reaching, key=list(shared).index):
-            if name not in special and name != "ref":
-                per_action.append(f"{name}{suffix} ::= {_rename(shared[name], renamed)}")
-        per_action += [f"{name}{suffix} ::= {body}" for name, body in special.items()]
-        nxt = f"step-L{k + 1}" if k < checked else "free-plan"
-        per_action.append(
-            f"step-L{k} ::= {thought}( {_lit(f'{k}. ')} call{suffix} nl {nxt} | {_lit(f'{k}. join()')} plan-end )"
-        )
-    if checked:
-        # action 1 can refer to nothing: its copies of the rules have no reference alternative
-        per_action = [_drop_alternative(line, "ref-L1") for line in per_action]
-        head.insert(0, "root ::= step-L1")
     else:
-        head.insert(0, "root ::= free-plan")
+        head.append(f"free-plan ::= {thought}join-line")
     if thoughts:
         head.append(r'thought ::= "Thought:" [^\n]* nl')
     head.append('join-line ::= idx ". join()" plan-end')
     head.append('plan-end ::= ( nl? "<END_OF_PLAN>" )? nl?')
+
+    shared = {**_COMMON_RULES, **builder.rules, "call": " | ".join(calls)}
+    # every rule with a reference or a string somewhere below it gets one copy per checked action
+    copied = [name for name in shared if name in _reaching({"ref", "string"}, shared)]
+    per_action: list[str] = []
+    for k in range(1, checked + 1):
+        suffix = f"-L{k}"
+        special = _action_rules(k)  # ref, ref-id and the string rules of action k
+        renamed = {name: name + suffix for name in copied}
+        per_action += [
+            f"{name}{suffix} ::= {_rename(shared[name], renamed)}"
+            for name in copied
+            if name not in special and name != "ref"
+        ]
+        per_action += [f"{name}{suffix} ::= {body}" for name, body in special.items()]
+        last = k == checked
+        after = "free-plan" if last and free_actions else f"step-L{k + 1}"
+        per_action.append(
+            f"step-L{k} ::= {thought}( {_lit(f'{k}. ')} call{suffix} nl {after} | {_lit(f'{k}. join()')} plan-end )"
+        )
+        if last and not free_actions:
+            per_action.append(f"step-L{k + 1} ::= {thought}{_lit(f'{k + 1}. join()')} plan-end")
+    # action 1 can refer to nothing: its copies of the rules have no reference alternative
+    per_action = [_drop_alternative(line, "ref-L1") for line in per_action]
+
     rules = [f"{name} ::= {rule}" for name, rule in builder.rules.items()]
-    if calls and tail_allowed:
+    if free_actions:
         rules.insert(0, f"call ::= {shared['call']}")
     rules += _py_name_rules()
     return "\n".join([*head, *per_action]) + "\n" + _COMMON.strip() + "\n" + "\n".join(rules) + "\n"
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 # ------------------------------------------------------------------------------------------------------ internals
