@@ -84,6 +84,9 @@ class GrammarError(TinyplanError, ValueError):
 
 #: How many leading actions `plan_grammar` numbers 1, 2, 3, … and lets refer only to earlier actions, by default.
 CHECKED_ACTIONS = 12
+#: The longest ``Thought:`` text the grammar allows (characters). A small model that starts narrating in a thought
+#: may not stop before its token budget runs out, and the plan then never reaches ``join()``.
+THOUGHT_CHARS = 240
 
 
 def plan_grammar(
@@ -108,7 +111,8 @@ def plan_grammar(
     Args:
         tools: The tools of this prompt (a `Toolset`, `Tool` objects or ``@tool`` functions).
         level: ``"syntax"`` (tool names and line shape) or ``"typed"`` (also argument count and value shapes).
-        thoughts: Allow ``Thought: ...`` lines before actions.
+        thoughts: Allow one ``Thought: ...`` line (at most `THOUGHT_CHARS` characters) before each action and
+            before ``join()``.
         max_tasks: At most this many actions before ``join()`` (None: no limit).
         checked_actions: How many leading actions get exact numbering and earlier-only references (0: none).
 
@@ -129,7 +133,7 @@ def plan_grammar(
     toolset = as_toolset(tools)
     builder = _Builder()
     calls = [builder.call(t, level) for t in sorted(toolset, key=lambda t: t.name)]
-    thought = "thought* " if thoughts else ""
+    thought = "thought? " if thoughts else ""
     checked = 0 if not calls else checked_actions if max_tasks is None else min(checked_actions, max_tasks)
     free_actions = calls and (max_tasks is None or max_tasks > checked)  # actions after the checked ones
 
@@ -141,7 +145,7 @@ def plan_grammar(
     else:
         head.append(f"free-plan ::= {thought}join-line")
     if thoughts:
-        head.append(r'thought ::= "Thought:" [^\n]* nl')
+        head.append(f'thought ::= "Thought:" [^\\n]{{0,{THOUGHT_CHARS}}} nl')
     head.append('join-line ::= idx ". join()" plan-end')
     head.append('plan-end ::= ( nl? "<END_OF_PLAN>" )? nl?')
 
