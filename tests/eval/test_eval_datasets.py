@@ -256,3 +256,14 @@ def test_streaming_parser_accepts_gold_plans_in_any_chunks() -> None:
     parser = PlanParser(Toolset(c.toolset()))
     tasks = [t for ch in (text[i : i + 3] for i in range(0, len(text), 3)) for t in parser.feed(ch)] + parser.close()
     assert score_plan(tasks, c).strict_success
+
+
+def test_spread_samples_evenly_and_deterministically() -> None:
+    from tinyplan.eval import spread
+
+    cases = load_dataset(f"jsonl:{DATA.parent.parent.parent / 'examples' / 'data' / 'eval_cases.jsonl'}")
+    assert spread(cases, 10) == cases  # more than there are: all of them
+    assert [c.id for c in spread(cases, 2)] == [cases[0].id, cases[len(cases) // 2].id]
+    assert spread(cases, 1) == [cases[0]]
+    with pytest.raises(EvalDataError, match="at least one"):
+        spread(cases, 0)

@@ -164,6 +164,8 @@ def test_cli_with_real_tiny_model(tmp_path: Path) -> None:
             "--dataset",
             "bfcl:parallel",
             "--limit",
+            "6",
+            "--sample",
             "2",
             "--model",
             model,
@@ -179,3 +181,4 @@ def test_cli_with_real_tiny_model(tmp_path: Path) -> None:
     assert all(s["cases"] == 2 for s in summary)
     lines = (tmp_path / "llama-cpp_function_calling__bfcl_parallel.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all("scores" in json.loads(x) for x in lines)
+    assert [json.loads(x)["id"] for x in lines] == ["parallel_0", "parallel_3"]  # spread over the first 6

@@ -16,6 +16,7 @@ from tinyplan.eval._datasets import (
     render_plan,
     sanitize_name,
     sanitize_param,
+    spread,
 )
 from tinyplan.eval._metrics import (
     CaseScore,
@@ -66,6 +67,7 @@ __all__ = [
     "render_plan",
     "sanitize_name",
     "sanitize_param",
+    "spread",
     "score_plan",
     "strict_success",
     "summarize",

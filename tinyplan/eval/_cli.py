@@ -13,7 +13,7 @@ from rich.console import Console
 
 from tinyplan._backend import Backend
 from tinyplan._errors import TinyplanError
-from tinyplan.eval._datasets import EvalCase, load_dataset
+from tinyplan.eval._datasets import EvalCase, load_dataset, spread
 from tinyplan.eval._runner import EvalReport, TinyplanSystem, evaluate, markdown_table, write_results
 
 __all__ = ["eval_command", "make_backend"]
@@ -90,6 +90,12 @@ async def _run(
     help="bfcl:<category> | teval | mac | tinyagent:PATH | jsonl:PATH (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many cases per dataset.")
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=None,
+    help="This many cases spread evenly over each dataset (instead of the first ones).",
+)
 @click.option("--model", default=None, help="GGUF file, 'default' or 'tiny' (default: $TINYPLAN_MODEL or default).")
 @click.option("--backend-url", default=None, help="Use a running server (…/v1: OpenAI-compatible; else llama-server).")
 @click.option(
@@ -114,6 +120,7 @@ async def _run(
 def eval_command(
     datasets: tuple[str, ...],
     limit: int | None,
+    sample: int | None,
     model: str | None,
     backend_url: str | None,
     grammar: str,
@@ -137,6 +144,8 @@ def eval_command(
     try:
         for spec in datasets:
             cases = load_dataset(spec, limit=limit, root=root)
+            if sample is not None:
+                cases = spread(cases, sample)
             if not cases:
                 raise click.ClickException(f"{spec}: no cases")
             run = functools.partial(

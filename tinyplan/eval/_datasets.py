@@ -57,6 +57,7 @@ __all__ = [
     "render_plan",
     "sanitize_name",
     "sanitize_param",
+    "spread",
 ]
 
 #: BFCL v4 single-turn categories and their file stems (``BFCL_v4_<stem>.json``).
@@ -868,6 +869,20 @@ def _infer_tinyagent_tools(tasks: Sequence[Task]) -> dict[str, dict[str, Any]]:
             {"type": "object", "properties": props, "required": []},
         )
     return out
+
+
+def spread(cases: Sequence[EvalCase], n: int) -> list[EvalCase]:
+    """``n`` cases evenly spaced over ``cases`` (the first one included), in order: a deterministic sample that,
+    unlike the first ``n``, covers the whole dataset (T-Eval's file order clusters long plans of one toolkit).
+
+    Raises:
+        EvalDataError: ``n`` is not positive.
+    """
+    if n < 1:
+        raise EvalDataError(f"a sample needs at least one case, got {n}")
+    if n >= len(cases):
+        return list(cases)
+    return [cases[(i * len(cases)) // n] for i in range(n)]
 
 
 # ------------------------------------------------------------------------------------------------------- entry
