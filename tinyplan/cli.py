@@ -185,6 +185,12 @@ def main() -> None:
               show_default=True, help="auto: observations for the Mac toolset, llm for your own tools.")  # fmt: skip
 @click.option("--grammar", type=click.Choice(["none", "syntax", "typed"]), default="typed", show_default=True,
               help="Constrain the plan with a GBNF grammar generated from the tools.")  # fmt: skip
+@click.option(
+    "--rag/--no-rag",
+    default=False,
+    show_default=True,
+    help="ToolRAG: show the model only the tools and example plans closest to QUERY (needs tinyplan[rag]).",
+)
 @click.option("--dry-run", is_flag=True, help="Only write the plan; run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the PlanResult as JSON instead of the live view.")
 @click.option("-v", "--verbose", count=True, help="Show more (joiner thoughts, full observations, timings).")
@@ -200,6 +206,7 @@ def run(
     max_replans: int,
     join_mode: str,
     grammar: str,
+    rag: bool,
     dry_run: bool,
     as_json: bool,
     verbose: int,
@@ -219,6 +226,11 @@ def run(
                 click.echo(f"tinyplan: created {home} from the sample home", err=True)
             tools = mac_toolset(home)
             join = "observations" if join_mode == "auto" else join_mode
+        retriever = None
+        if rag:
+            from tinyplan.rag import EmbeddingRetriever
+
+            retriever = EmbeddingRetriever()  # a missing extra raises with the install hint
         backend = _make_backend(model, server, openai, openai_model)
         planner = Planner(
             backend,
@@ -226,6 +238,7 @@ def run(
             join=join,  # type: ignore[arg-type]
             max_replans=max_replans,
             grammar=None if grammar == "none" else grammar,  # type: ignore[arg-type]
+            retriever=retriever,
         )
         anyio.run(_run_async, planner, backend, query, dry_run, as_json, verbose)
 
