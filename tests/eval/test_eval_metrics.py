@@ -314,3 +314,16 @@ def test_dropping_an_edge_breaks_dag_success(tasks: list[Task], data: st.DataObj
 @pytest.mark.parametrize("bad", ["1. join()", '1. send_sms(["x"], "m")\n2. join()'])
 def test_tiny_wrong_plans(bad: str) -> None:
     assert not score_plan(parse_plan(bad), case()).dag_success
+
+
+def test_same_calls_ignores_dependencies_but_not_the_calls() -> None:
+    unwired = parse_plan(
+        '1. get_phone_number("Sid")\n2. get_phone_number("Lutfi")\n3. send_sms(["+1"], "The meeting moved")\n4. join()'
+    )
+    s = score_plan(unwired, case())
+    assert s.same_calls and not s.dag_success  # the right calls, one edge short
+    extra = parse_plan('1. get_phone_number("Sid")\n2. send_sms(["$1"], "x")\n3. join()')
+    assert not score_plan(extra, case()).same_calls  # a lookup missing
+    assert not score_plan(None, case(), error="x").same_calls
+    summary = summarize([s, score_plan(parse_plan(GOLD_TEXT), case()), score_plan(extra, case())])
+    assert summary.same_calls == pytest.approx(2 / 3) and summary.dag_success == pytest.approx(1 / 3)

@@ -12,6 +12,7 @@ final ``join`` node, which depends on every call (as in LLMCompiler's parser and
   (equal; a tuple equals a list, 1 equals 1.0) or ``"bfcl"`` (BFCL's ``possible_answer`` checker: strings compared
   lower-case without spaces and ``,./-_*^``; a dict among the acceptable values is a nested spec key -> acceptable
   values; ``""`` marks an argument that may be left out).
+* **Same calls**: the plan calls exactly the ground truth's multiset of tools; dependencies and arguments ignored.
 * **Tool precision/recall**: the multiset of called tool names (join excluded) against the ground truth's.
 * **Dependency-edge precision/recall**: the multiset of labelled edges ``(tool_a, tool_b)`` (edges into join
   excluded, since join depends on everything) against the ground truth's. A multiset of labelled edges needs no
@@ -359,6 +360,11 @@ class CaseScore:
     argument_errors: tuple[str, ...] = ()
 
     @property
+    def same_calls(self) -> bool:
+        """The plan calls exactly the gold multiset of tools (dependencies and arguments ignored)."""
+        return self.parsed and self.tool_matched == self.tool_predicted == self.tool_gold
+
+    @property
     def valid(self) -> bool:
         """The plan parsed and every call's arguments fit its tool's schema."""
         return self.parsed and not self.argument_errors
@@ -392,6 +398,7 @@ class CaseScore:
             edge_precision=self.edge_precision,
             edge_recall=self.edge_recall,
             valid=self.valid,
+            same_calls=self.same_calls,
         )
         out["argument_errors"] = list(self.argument_errors)
         return out
@@ -471,6 +478,8 @@ class Summary:
         cases: Number of cases.
         dag_success: Share with DAG success (TinyAgent's success rate).
         strict_success: Share with strict success.
+        same_calls: Share whose plan calls exactly the gold multiset of tools, whatever its dependencies: with DAG
+            success, it separates choosing the calls from wiring them (T-Eval chains independent calls).
         tool_precision, tool_recall: Micro-averaged over all calls.
         edge_precision, edge_recall: Micro-averaged over all dependency edges.
         failure_rate: Share of cases with no plan (parse failure, or the backend failed for the case).
@@ -486,6 +495,7 @@ class Summary:
     edge_recall: float | None
     failure_rate: float | None
     invalid_rate: float | None = None
+    same_calls: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -505,4 +515,5 @@ def summarize(scores: Sequence[CaseScore]) -> Summary:
         edge_recall=_ratio(sum(s.edge_matched for s in scores), sum(s.edge_gold for s in scores)),
         failure_rate=_ratio(sum(not s.parsed for s in scores), n),
         invalid_rate=_ratio(sum(not s.valid for s in scores), n),
+        same_calls=_ratio(sum(s.same_calls for s in scores), n),
     )

@@ -303,9 +303,9 @@ def _pct(value: float | None) -> str:
 def markdown_table(reports: Sequence[EvalReport]) -> str:
     """The summary table (Markdown): one row per report; rates in percent, median seconds per case."""
     head = (
-        "| system | dataset | cases | DAG success % | strict % | tool P % | tool R % | edge P % | edge R % "
-        "| parse failures % | invalid % | median s/case |\n"
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| system | dataset | cases | DAG success % | strict % | same calls % | tool P % | tool R % | edge P % "
+        "| edge R % | parse failures % | invalid % | median s/case |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     rows = []
     for r in reports:
@@ -313,6 +313,7 @@ def markdown_table(reports: Sequence[EvalReport]) -> str:
         latency = r.latency()
         rows.append(
             f"| {r.system} | {r.dataset} | {s.cases} | {_pct(s.dag_success)} | {_pct(s.strict_success)} "
+            f"| {_pct(s.same_calls)} "
             f"| {_pct(s.tool_precision)} | {_pct(s.tool_recall)} | {_pct(s.edge_precision)} | {_pct(s.edge_recall)} "
             f"| {_pct(s.failure_rate)} | {_pct(s.invalid_rate)} | {'n/a' if latency is None else f'{latency:.2f}'} |"
         )
