@@ -300,7 +300,7 @@ async def test_unreadable_joiner_reply_is_a_typed_outcome() -> None:
 async def test_prompt_is_static_prefix_then_query_and_date_at_call_time() -> None:
     days = iter([dt.date(2026, 1, 5), dt.date(2026, 1, 6)])
     backend = ScriptedBackend(["1. join()", FINISH.format("a"), "1. join()", FINISH.format("b")])
-    planner = Planner(backend, make_tools(), today=lambda: next(days))
+    planner = Planner(backend, make_tools(), today=lambda: next(days), chat=True)
     await planner.run("first question")
     await planner.run("second question")
     a, b = backend.requests[0], backend.requests[2]
@@ -310,12 +310,32 @@ async def test_prompt_is_static_prefix_then_query_and_date_at_call_time() -> Non
     assert "Tuesday, 2026-01-06" in b.messages[1].content
 
 
-async def test_completion_mode_sends_one_prompt_with_stop() -> None:
-    backend = ScriptedBackend(["1. join()<END_OF_PLAN>", FINISH.format("x")])
-    await Planner(backend, make_tools(), chat=False).run("q")
+async def test_completion_mode_is_the_default_and_sends_one_prompt_with_stop() -> None:
+    backend = ScriptedBackend(["1. join()<END_OF_PLAN>", FINISH.format("x"), "1. join()", FINISH.format("y")])
+    planner = Planner(backend, make_tools())
+    await planner.run("q")
+    await planner.run("another q")
     req = backend.requests[0]
-    assert req.prompt is not None and req.prompt.rstrip().endswith("Question: q")
+    assert req.messages is None and req.prompt is not None and req.prompt.rstrip().endswith("Question: q")
     assert req.stop == ("<END_OF_PLAN>",)
+    # the static part is the prompt's prefix, byte-identical across requests, and named for prefix caches
+    assert req.cache_prefix is not None and req.prompt.startswith(req.cache_prefix)
+    assert backend.requests[2].prompt is not None and backend.requests[2].prompt.startswith(req.cache_prefix)
+    joiner = backend.requests[1]
+    assert joiner.prompt is not None and joiner.prompt.endswith("Thought:")
+    assert "\nQuestion:" in joiner.stop and "<END_OF_RESPONSE>" in joiner.stop
+
+
+async def test_completion_joiner_stops_where_the_model_starts_another_turn() -> None:
+    rambling = (
+        " Sid's number is known.\nAction: Finish(Sent (twice)\nto Sid.)\n\nQuestion: what next?\n"
+        "Thought: more\nAction: Finish(wrong)"
+    )
+    backend = ScriptedBackend(["1. join()<END_OF_PLAN>", rambling])
+    result = await Planner(backend, make_tools()).run("text Sid")
+    assert result.answer == "Sent (twice)\nto Sid."
+    decision = result.plans[-1].decision
+    assert decision is not None and decision.thought == "Sid's number is known."
 
 
 def test_run_sync_and_constructor_errors() -> None:

@@ -56,8 +56,8 @@ async def test_selection_narrows_prompt_grammar_and_examples() -> None:
     backend = ScriptedBackend(['1. get_phone_number("Sid")\n2. send_sms(["$1"], "hi")\n3. join()', FINISH])
     result = await Planner(backend, TOOLS, retriever=retriever, grammar="syntax").run("text Sid hi")
     request = backend.requests[0]
-    assert request.messages is not None
-    system = request.messages[0].content
+    assert request.prompt is not None and request.messages is None
+    system = request.prompt
     assert "get_weather" not in system
     assert "get_phone_number(name: str) -> str" in system and "weather in Rome" not in system
     assert request.grammar is not None and "get-weather" not in request.grammar and "send-sms" in request.grammar

@@ -193,7 +193,9 @@ class Planner:
             while replans remain, without asking the joiner.
         grammar: Constrain the plan with a GBNF grammar generated from the tools: ``"syntax"`` (names and line
             shape) or ``"typed"`` (argument shapes too); None for no grammar. Needs a backend that supports grammars.
-        chat: Send chat messages (static prompt as system message) instead of one completion prompt.
+        chat: Send chat messages (static prompt as system message, through the model's chat template) instead of
+            one plain completion prompt. Off by default: the default model plans a little better from the plain
+            prompt (docs/backends.md, "Chat template or plain completion").
         approve: Asked before every side-effecting tool runs (sync or async, gets the `TaskResult` with its
             ``arguments``); False refuses and the task's observation says so.
         retriever: A ToolRAG step choosing the tools and examples for each request (see `tinyplan.rag`).
@@ -220,7 +222,7 @@ class Planner:
         max_replans: int = 1,
         replan_on_error: bool = True,
         grammar: GrammarLevel | None = None,
-        chat: bool = True,
+        chat: bool = False,
         approve: ApproveFn | None = None,
         retriever: ToolRetriever | None = None,
         max_tokens: int = 512,
@@ -579,7 +581,8 @@ class Planner:
                 messages=(Message("user", prompt),), max_tokens=self.max_tokens, stop=("<END_OF_RESPONSE>",)
             )
         else:
-            request = CompletionRequest(prompt=prompt + "\nThought:", max_tokens=self.max_tokens)
+            # a plain completion has no end-of-turn token: stop where the model would start another turn
+            request = CompletionRequest(prompt=prompt + "\nThought:", max_tokens=self.max_tokens, stop=_JOINER_STOPS)
         parts: list[str] = [] if self.chat else ["Thought:"]
         usage: Usage | None = None
         stream = self.joiner_backend.stream(request)
@@ -593,6 +596,11 @@ class Planner:
         if usage is not None:
             plan.usage = plan.usage + usage
         return parse_join("".join(parts))
+
+
+# Where a plain-completion joiner reply ends: the model starting another turn. Not "\nAction:" (the action follows
+# the thought) and not a blank line (answers may span paragraphs).
+_JOINER_STOPS = ("<END_OF_RESPONSE>", "\nThought:", "\nQuestion:", "\nPlan:", "\n###")
 
 
 @contextlib.asynccontextmanager

@@ -87,7 +87,7 @@ class TinyplanSystem:
         grammar: None, ``"syntax"`` or ``"typed"`` (GBNF constrained decoding; the backend must support it).
         retriever: A ToolRAG retriever (`tinyplan.rag`), or None to show every tool of the case.
         max_tokens: Tokens a plan may take.
-        chat: Chat messages (True) or one completion prompt.
+        chat: Chat messages (True) or one plain completion prompt (False, the planner's default).
         name: The system's name in results (default ``tinyplan`` plus the grammar level and ``+rag``).
         planner_options: More `Planner` keyword arguments.
     """
@@ -99,7 +99,7 @@ class TinyplanSystem:
         grammar: GrammarLevel | None = None,
         retriever: ToolRetriever | None = None,
         max_tokens: int = 512,
-        chat: bool = True,
+        chat: bool = False,
         name: str | None = None,
         planner_options: dict[str, Any] | None = None,
     ) -> None:
