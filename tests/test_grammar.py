@@ -372,7 +372,7 @@ def test_checked_actions_are_numbered_in_order_and_refer_only_to_earlier_tasks(
         '1. get_phone_number("Sid")\n2. send_sms([$1], "hi")\n3. join()',
         '1. get_phone_number("Sid")\n2. get_phone_number("Ana")\n3. send_sms(["$1", "${2}"], "hi $1")\n4. join()',
         '1. lookup_contact("Sid")\n2. send_sms(["$1.phone"], "Sid is at ${1}, it costs $5.00, $20 each")\n3. join()',
-        '1. send_sms(["Sid"], "$5.00 for lunch, $1 per item, pay $2")\n2. join()',  # prose dollars in task 1
+        '1. send_sms(["Sid"], "Lunch: $5.00, $1 per item, pay $2")\n2. join()',  # prose dollars in task 1
         '1. send_sms(["Sid"], "${name} and $x and $")\n2. join()',
     ]
     for plan in ok:
@@ -385,6 +385,8 @@ def test_checked_actions_are_numbered_in_order_and_refer_only_to_earlier_tasks(
         '1. send_sms(["$1"], "hi")\n2. join()',  # task 1 has nothing before it
         "1. send_sms(['${1}'], 'hi')\n2. join()",
         "1. send_sms(['x'], '$0')\n2. join()",  # an exact reference to task 0 (found by hypothesis)
+        # the trap found with the default model: in task 3, a wrong "$3" could go on as "$3000000…" until max_tokens
+        '1. get_phone_number("Sid")\n2. get_phone_number("Ana")\n3. send_sms(["$3000"], "hi")\n4. join()',
     ]
     for plan in refused_by_parser_too:
         with pytest.raises(PlanParseError, match=r"refers to|later task"):
@@ -393,6 +395,8 @@ def test_checked_actions_are_numbered_in_order_and_refer_only_to_earlier_tasks(
     read_by_parser = [
         "1. send_sms(['x'], '$\\'')\n2. join()",  # "$'": no escape right after "$" (found by hypothesis)
         '1. send_sms(["x"], "$5[0] off")\n2. join()',  # "$5" then "[": prose to the parser, too close to a ref
+        '1. send_sms(["Sid"], "$5.00 for lunch")\n2. join()',  # a string starting with a non-task "$N"
+        '1. get_phone_number("Sid")\n2. send_sms(["$1"], "$20 each")\n3. join()',
         '1. get_phone_number("Sid")\n3. join()',  # numbering skips
         '2. get_phone_number("Sid")\n3. join()',  # numbering does not start at 1
     ]

@@ -600,9 +600,10 @@ def _action_rules(k: int) -> dict[str, str]:
     The parser reads a string that is exactly ``"$N"`` (with a path) as a reference, and ``${N}`` inside a string as
     an interpolation: both must name an earlier task. ``$N`` elsewhere in prose is text unless N is an earlier task,
     so it is always allowed. To stay context-free the rules are a little stricter than the parser: after ``$`` and
-    a number that is not an earlier task comes neither ``.``/``[`` (except ``.`` or ``,`` before a digit, as in
-    ``"$5.00"``), nor ``{``, nor another ``$``, and ``${N}`` always names an earlier task. For action 1 the rules
-    hold no reference at all (`_drop_alternative` removes ``ref-L1``).
+    a number that is not an earlier task comes neither ``{`` nor another ``$``, ``${N}`` always names an earlier
+    task, and a string never *starts* with ``$`` and a number that is not an earlier task (``"$5.00 each"`` cannot be
+    written; ``"it is $5.00"`` can). For action 1 the rules hold no reference at all (`_drop_alternative` removes
+    ``ref-L1``).
     """
     s = f"-L{k}"
     rules: dict[str, str] = {}
@@ -625,8 +626,11 @@ def _action_rules(k: int) -> dict[str, str]:
         # no escape right after "$": "\x31" after "$" would write a reference the rules cannot see
         rules[f"{kind}-dollar"] = '"$"+ ( ' + " | ".join(group) + " )"
         rules[f"{kind}-rest"] = f'( {plain} | safe-escape | {kind}-dollar{s} )* "$"*'
+        # A string may not start with "$" and a number that is not an earlier task, not even a dollar amount
+        # ("$20 each"): when a small model writes a wrong reference ("$3" in task 3), allowing "$3" to go on as prose
+        # traps it in the only open path ("$3000000…" until max_tokens); without it, the model's next choice is one
+        # of the tasks it can name. "It costs $20" stays allowed.
         start = [
-            f'"$" [0-9]+ ( [^0-9.\\[{{{bad}$] | [.,] [0-9] ) {kind}-rest{s}',  # $20 dinner, $5.00: not an exact ref
             f'"$" [^0-9{{{bad}$] {kind}-rest{s}',  # $x ...
             f'"${{" [^0-9{bad}$] {kind}-rest{s}',  # ${name} ...
             f'"$" {kind}-dollar{s} {kind}-rest{s}',  # $$...
