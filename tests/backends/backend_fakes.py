@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 
 class FakeHandler(BaseHTTPRequestHandler):
@@ -115,6 +118,19 @@ PLANNER_QUESTION = "Question: Text Sid and Lutfi that the meeting moved to 3pm."
 PLANNER_TOOLS = ("get_phone_number", "get_email_address", "send_sms")
 PLAN_GRAMMAR = 'root ::= "1. " [a-z_]+ "(" [^)\\n]* ")\\n2. join()"'
 PLAN_GRAMMAR_RE = r"1\. [a-z_]+\([^)\n]*\)\n2\. join\(\)"
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeServer]:
+    """A `FakeServer` serving on 127.0.0.1 in a thread for one test (conftests import this fixture)."""
+    server = FakeServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def assert_sms_plan(tasks: list[Any]) -> None:

@@ -7,19 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from backend_fakes import FakeServer
-
-
-@pytest.fixture
-def fake_server() -> Iterator[FakeServer]:
-    server = FakeServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+from backend_fakes import fake_server  # noqa: F401  (a fixture)
 
 
 @pytest.fixture
