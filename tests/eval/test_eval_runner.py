@@ -14,6 +14,7 @@ from tinyplan.eval import (
     EvalDataError,
     LlamaFunctionCallingBaseline,
     TinyplanSystem,
+    default_root,
     evaluate,
     load_dataset,
     markdown_table,
@@ -150,6 +151,7 @@ def test_cli_reports_bad_dataset_and_unreachable_server(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not (default_root() / "bfcl").is_dir(), reason=f"evaluation data not found at {default_root()}")
 def test_cli_with_real_tiny_model(tmp_path: Path) -> None:
     """The whole path with a real (tiny, useless-for-planning) model: planner and baseline on two BFCL cases."""
     from tinyplan._model import tiny_model_path
