@@ -87,7 +87,7 @@ class TinyplanSystem:
         grammar: None, ``"syntax"`` or ``"typed"`` (GBNF constrained decoding; the backend must support it).
         retriever: A ToolRAG retriever (`tinyplan.rag`), or None to show every tool of the case.
         max_tokens: Tokens a plan may take.
-        chat: Chat messages (True) or one plain completion prompt (False, the planner's default).
+        chat: Chat messages (True) or one plain completion prompt (False); None keeps the `Planner`'s default.
         name: The system's name in results (default ``tinyplan`` plus the grammar level and ``+rag``).
         planner_options: More `Planner` keyword arguments.
     """
@@ -99,7 +99,7 @@ class TinyplanSystem:
         grammar: GrammarLevel | None = None,
         retriever: ToolRetriever | None = None,
         max_tokens: int = 512,
-        chat: bool = False,
+        chat: bool | None = None,
         name: str | None = None,
         planner_options: dict[str, Any] | None = None,
     ) -> None:
@@ -107,8 +107,9 @@ class TinyplanSystem:
         self.grammar: GrammarLevel | None = grammar
         self.retriever = retriever
         self.max_tokens = max_tokens
-        self.chat = chat
         self.planner_options = dict(planner_options or {})
+        if chat is not None:
+            self.planner_options["chat"] = chat
         self.name = name or "tinyplan" + (f"[{grammar}]" if grammar else "") + ("+rag" if retriever else "")
 
     def planner(self, case: EvalCase) -> Planner:
@@ -121,7 +122,6 @@ class TinyplanSystem:
             max_replans=0,
             retriever=self.retriever,
             max_tokens=self.max_tokens,
-            chat=self.chat,
             **self.planner_options,
         )
 
