@@ -17,6 +17,7 @@ from tinyplan.eval import (
     sanitize_name,
     sanitize_param,
     score_plan,
+    teval_reads_from_request,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -95,6 +96,7 @@ def test_bfcl_irrelevance_gold_is_only_join() -> None:
         "bfcl:live_parallel",
         "bfcl:live_parallel_multiple",
         "teval",
+        "teval:data",
     ],
 )
 def test_gold_plans_round_trip_through_parser_and_executor(spec: str) -> None:
@@ -102,7 +104,7 @@ def test_gold_plans_round_trip_through_parser_and_executor(spec: str) -> None:
     for c in load_dataset(spec, limit=5):
         toolset = c.toolset()
         tasks = parse_plan(c.gold_plan_text(), tools=toolset)
-        if spec != "teval":  # T-Eval dependencies are not visible as $N in literal arguments
+        if not spec.startswith("teval"):  # T-Eval dependencies are not visible as $N in literal arguments
             assert score_plan(tasks, c).strict_success, c.id
 
         async def run(tasks=tasks, toolset=toolset):  # type: ignore[no-untyped-def]
@@ -159,6 +161,76 @@ def test_teval_keyword_parameter_is_renamed() -> None:
     calls = [g for c in cases for g in c.gold if g.tool == "PolygonFinance_aggregate_stock_with_time"]
     assert calls and all("from" not in g.args and "from_" in g.args for g in calls)
     assert len(cases) == 553
+
+
+@needs_data
+def test_teval_data_edges_keep_only_needed_values() -> None:
+    """``teval:data`` drops the recorded order between calls that use nothing from each other (hand-checked)."""
+    recorded, data = by_id("teval", "query_255_1"), by_id("teval:data", "query_255_1")
+    # Arxiv search, then the time, then London's forecast: recorded as a chain, but all three read the request
+    assert [g.dependencies for g in recorded.gold] == [(), (1,), (2,)]
+    assert [g.dependencies for g in data.gold] == [(), (), ()] and data.dataset == "teval:data"
+    # reviews and similar movies need the movie id the search returned (27205 is not in the request)
+    film = by_id("teval:data", "query_47_2")
+    assert [(g.tool, g.dependencies) for g in film.gold] == [
+        ("FilmTMDB_search_movie", ()),
+        ("FilmTMDB_get_movie_reviews", (1,)),
+        ("FilmTMDB_get_similar_movies", (1,)),
+    ]
+    # the first case: Airbnb ids come from the search, the two Arxiv queries are in the request
+    first = by_id("teval:data", "query_0_1")
+    assert [g.dependencies for g in first.gold] == [(), (1,), (2,), (3,), (), ()]
+    # a perfect parallel plan succeeds against the data edges and fails against the recorded chain
+    plan = parse_plan(
+        "1. ArxivSearch_get_arxiv_article_information(query='Artificial Intelligence')\n"
+        "2. TimeTool_get_curr_time()\n3. Weather_forecast_weather(location='London', days=3)\n4. join()",
+        tools=data.toolset(),
+    )
+    assert score_plan(plan, data).strict_success and not score_plan(plan, recorded).dag_success
+
+
+@needs_data
+def test_teval_dependent_slice() -> None:
+    data, dependent = load_dataset("teval:data"), load_dataset("teval:dependent")
+    assert len(data) == 553 and {c.id for c in dependent} == {c.id for c in data if any(g.dependencies for g in c.gold)}
+    assert 300 < len(dependent) < len(data) and all(c.dataset == "teval:dependent" for c in dependent)
+    assert len(load_dataset("teval:dependent", limit=3)) == 3
+    recorded = sum(len(g.dependencies) for c in load_dataset("teval") for g in c.gold)
+    kept = sum(len(g.dependencies) for c in data for g in c.gold)
+    assert 0 < kept < recorded
+    with pytest.raises(EvalDataError, match="unknown T-Eval variant"):
+        load_dataset("teval:prev")
+
+
+@pytest.mark.parametrize(
+    ("value", "request_text", "read"),
+    [
+        ("London", "the weather in london", True),
+        ("latest news about quantum computing", "the newest news related to quantum computing", True),
+        ("Seng W. Loke", "look for the first author of the article", False),
+        ("LnhCGNMAAAAJ", "information about the author of the first article", False),
+        (36339325, "properties in Berlin", False),
+        (3, "the next three days", True),
+        (3, "in 3 days", True),
+        (30, "in 3 days", False),
+        (1000, "within 1,000 meters", True),
+        (1.5, "a 1.5 km radius", True),
+        (5, "a 1.5 km radius", False),
+        ("2023-10-12", "on October 12, 2023", True),
+        ("2023-10-12", "on the 12th of Oct", True),
+        ("2023-10-12", "on 10/12/2023", True),
+        ("2023-10-12", "on October 13", False),
+        ("13:00", "from 1 PM to 2 PM", True),
+        ("13:00", "at 1:00 pm", True),
+        ("13:00", "at 3 PM", False),
+        ("09:30", "at 9:30 AM", True),
+        (True, "unread mails", True),
+        ({"city": "Paris", "ids": [1, 2]}, "Paris, items 1 and 2", True),
+        ({"city": "Paris", "ids": [1, 7]}, "Paris, items 1 and 2", False),
+    ],
+)
+def test_teval_reads_from_request(value: object, request_text: str, read: bool) -> None:
+    assert teval_reads_from_request(value, request_text) is read
 
 
 def test_tinyagent_sample() -> None:

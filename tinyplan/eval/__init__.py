@@ -17,6 +17,7 @@ from tinyplan.eval._datasets import (
     sanitize_name,
     sanitize_param,
     spread,
+    teval_reads_from_request,
 )
 from tinyplan.eval._metrics import (
     CaseScore,
@@ -72,6 +73,7 @@ __all__ = [
     "strict_success",
     "summarize",
     "tasks_from_tool_calls",
+    "teval_reads_from_request",
     "tool_counts",
     "value_matches",
     "write_results",

@@ -87,7 +87,7 @@ async def _run(
     "datasets",
     multiple=True,
     required=True,
-    help="bfcl:<category> | teval | mac | tinyagent:PATH | jsonl:PATH (repeatable).",
+    help="bfcl:<category> | teval | teval:data | teval:dependent | mac | tinyagent:PATH | jsonl:PATH (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many cases per dataset.")
 @click.option(

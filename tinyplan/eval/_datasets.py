@@ -28,6 +28,7 @@ by the ``TINYPLAN_EVALDATA`` environment variable or the ``root`` argument.
 
 from __future__ import annotations
 
+import calendar
 import json
 import keyword
 import os
@@ -43,6 +44,7 @@ from tinyplan._tools import Tool, Toolset
 
 __all__ = [
     "BFCL_CATEGORIES",
+    "TEVAL_EDGES",
     "EvalCase",
     "EvalDataError",
     "GoldCall",
@@ -58,6 +60,7 @@ __all__ = [
     "sanitize_name",
     "sanitize_param",
     "spread",
+    "teval_reads_from_request",
 ]
 
 #: BFCL v4 single-turn categories and their file stems (``BFCL_v4_<stem>.json``).
@@ -481,6 +484,92 @@ def load_bfcl(category: str, *, limit: int | None = None, root: str | os.PathLik
 # ------------------------------------------------------------------------------------------------------- T-Eval
 _TEVAL_FINISH = "FinishAction"
 
+#: How `load_teval` builds a gold plan's dependencies: ``"recorded"`` keeps T-Eval's ``prev`` edges; ``"data"``
+#: keeps only the edges into steps that need a value from an earlier step (see `teval_reads_from_request`).
+TEVAL_EDGES = ("recorded", "data")
+
+_WORD = re.compile(r"[^\W_]+")
+_NUMBER_WORDS = (
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"),
+)
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def _date_named(year: int, month: int, day: int, request: str) -> bool:
+    if not 1 <= month <= 12:
+        return False
+    name = calendar.month_name[month].casefold()
+    pattern = (
+        rf"\b(?:{name}|{name[:3]})\.?\s+{day}(?:st|nd|rd|th)?\b"  # October 12, Oct. 12th
+        rf"|\b{day}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{name}|{name[:3]})\b"  # 12 October, 12th of Oct
+        rf"|\b{month}/{day}/(?:{year}|{year % 100:02d})\b"  # 10/12/2023
+    )
+    return re.search(pattern, request, re.IGNORECASE) is not None
+
+
+def _time_named(hour: int, minute: int, request: str) -> bool:
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        return False
+    h12 = hour % 12 or 12
+    half = "a" if hour < 12 else "p"
+    minutes = rf":{minute:02d}" if minute else r"(?::00)?"
+    pattern = rf"\b{h12}{minutes}\s*{half}\.?m\b|\b{hour}:{minute:02d}\b"
+    if hour < 10:
+        pattern += rf"|\b0{hour}:{minute:02d}\b"
+    return re.search(pattern, request, re.IGNORECASE) is not None
+
+
+def teval_reads_from_request(value: Any, request: str) -> bool:
+    """Whether a T-Eval argument value can be read from the request, so the call needs no earlier step's output.
+
+    The rule behind ``teval:data`` gold plans (a heuristic: T-Eval records literal values, not where they came
+    from). Lists and dicts are read when every item is. Booleans and None always are. A number is read when its
+    digits appear in the request as a number, or as an English word up to twenty ("three days" gives 3). A string
+    is read when it occurs in the request (case-insensitively), when at least half of its words do (search queries
+    are often paraphrased: "latest news about quantum computing"), or when it is an ISO date the request names
+    ("October 12", "12th of Oct", "10/12/2023") or a time of day it names ("13:00" as "1 PM", "1:00 pm" or "13:00").
+    Ids, names and texts taken from tool results are not read.
+
+    Args:
+        value: An argument value from the data (JSON types).
+        request: The user request.
+
+    Returns:
+        True when the value is in the request.
+    """
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, Mapping):
+        return all(teval_reads_from_request(v, request) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(teval_reads_from_request(v, request) for v in value)
+    if isinstance(value, (int, float)):
+        number = int(value) if float(value).is_integer() else value
+        text = str(number)
+        if re.search(rf"(?<![\d.]){re.escape(text)}(?![\d]|\.\d)", request.replace(",", "")):
+            return True
+        return isinstance(number, int) and 0 <= number <= 20 and _NUMBER_WORDS[number] in _words(request)
+    text = str(value)
+    if not text.strip() or text.casefold() in request.casefold():
+        return True
+    date = _ISO_DATE.fullmatch(text.strip())
+    if date:
+        return _date_named(int(date[1]), int(date[2]), int(date[3]), request)
+    clock = _CLOCK.fullmatch(text.strip())
+    if clock:
+        return _time_named(int(clock[1]), int(clock[2]), request)
+    words = _words(text)
+    if not words:
+        return False
+    known = set(_words(request))
+    return sum(w in known for w in words) * 2 >= len(words)
+
 
 def _teval_tools(api_path: Path) -> dict[str, dict[str, Any]]:
     toolkits = _read_json(api_path)
@@ -511,18 +600,42 @@ def _teval_tools(api_path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def load_teval(*, limit: int | None = None, root: str | os.PathLike[str] | None = None) -> list[EvalCase]:
+def load_teval(
+    *,
+    limit: int | None = None,
+    root: str | os.PathLike[str] | None = None,
+    edges: str = "recorded",
+    dependent_only: bool = False,
+) -> list[EvalCase]:
     """Load T-Eval's planning set (``teval/plan_json_v1.json``, tools from ``teval/api_descrip.json``).
 
-    Each step ``{"id", "prev", "name", "args"}`` becomes a `GoldCall` numbered ``id + 1`` depending on ``prev + 1``;
-    the ``FinishAction`` step is the plan's ``join()`` and is dropped. The tools offered are the sample's
-    ``meta.API_list`` (order kept). Arguments are compared exactly; arguments a step passes that its API does not
-    declare (5 of 2660 calls) are dropped from the gold call.
+    Each step ``{"id", "prev", "name", "args"}`` becomes a `GoldCall` numbered ``id + 1``; the ``FinishAction`` step
+    is the plan's ``join()`` and is dropped. The tools offered are the sample's ``meta.API_list`` (order kept).
+    Arguments are compared exactly; arguments a step passes that its API does not declare (5 of 2660 calls) are
+    dropped from the gold call.
+
+    T-Eval's ``prev`` edges record the order in which an agent made the calls, one after another (checking the
+    weather "after" an Arxiv search), while an LLMCompiler plan depends only on the outputs it uses. With
+    ``edges="recorded"`` a call depends on its ``prev + 1``; with ``edges="data"`` only a call that needs a value
+    from an earlier step keeps them: one with an argument value the request does not contain
+    (`teval_reads_from_request`); the others depend on nothing.
+
+    Args:
+        limit: Keep at most this many cases (after ``dependent_only``).
+        root: The evaluation data folder (default: `default_root`).
+        edges: ``"recorded"`` or ``"data"`` (see `TEVAL_EDGES`).
+        dependent_only: Keep only the cases whose gold plan has at least one dependency.
 
     Raises:
-        EvalDataError: Missing files, a malformed sample, or a step naming an API that is not described.
+        EvalDataError: Missing files, a malformed sample, a step naming an API that is not described, or an unknown
+            ``edges`` value.
     """
     _check_limit(limit)
+    if edges not in TEVAL_EDGES:
+        raise EvalDataError(f"unknown T-Eval edges {edges!r}: use one of {', '.join(TEVAL_EDGES)}")
+    spec = (
+        "teval" if edges == "recorded" and not dependent_only else "teval:dependent" if dependent_only else "teval:data"
+    )
     folder = default_root(root) / "teval"
     apis = _teval_tools(folder / "api_descrip.json")
     data = _read_json(folder / "plan_json_v1.json")
@@ -572,6 +685,8 @@ def load_teval(*, limit: int | None = None, root: str | os.PathLike[str] | None 
             deps = tuple(sorted({int(p) + 1 for p in prev}))
             if any(d >= sid + 1 for d in deps):
                 raise EvalDataError(f"T-Eval sample {case_id}: step {sid} depends on a later step {prev}")
+            if edges == "data" and teval_reads_from_request(args, str(user[-1])):
+                deps = ()
             gold.append(
                 GoldCall(
                     idx=sid + 1,
@@ -586,8 +701,10 @@ def load_teval(*, limit: int | None = None, root: str | os.PathLike[str] | None 
             missing = [d for d in g.dependencies if d not in known]
             if missing:
                 raise EvalDataError(f"T-Eval sample {case_id}: step {g.idx - 1} depends on unknown steps {missing}")
+        if dependent_only and not any(g.dependencies for g in gold):
+            continue
         cases.append(
-            EvalCase(id=str(case_id), dataset="teval", request=str(user[-1]), tools=tools, gold=gold, name_map=name_map)
+            EvalCase(id=str(case_id), dataset=spec, request=str(user[-1]), tools=tools, gold=gold, name_map=name_map)
         )
     return cases
 
@@ -890,7 +1007,9 @@ def load_dataset(spec: str, *, limit: int | None = None, root: str | os.PathLike
     """Load evaluation cases from a dataset spec.
 
     Args:
-        spec: ``bfcl:<category>`` (see `BFCL_CATEGORIES`), ``teval``, ``mac``, ``tinyagent:PATH`` or ``jsonl:PATH``.
+        spec: ``bfcl:<category>`` (see `BFCL_CATEGORIES`), ``teval`` (its recorded ``prev`` edges), ``teval:data``
+            (data dependencies only), ``teval:dependent`` (``teval:data`` cases with at least one dependency),
+            ``mac``, ``tinyagent:PATH`` or ``jsonl:PATH``.
         limit: Keep at most this many cases (the first ones in file order).
         root: Data folder for ``bfcl``/``teval`` (default: `default_root`).
 
@@ -906,7 +1025,14 @@ def load_dataset(spec: str, *, limit: int | None = None, root: str | os.PathLike
             raise EvalDataError("bfcl needs a category, e.g. bfcl:parallel_multiple")
         return load_bfcl(arg, limit=limit, root=root)
     if kind == "teval":
-        return load_teval(limit=limit, root=root)
+        if arg not in ("", "recorded", "data", "dependent"):
+            raise EvalDataError(f"unknown T-Eval variant {spec!r}: use teval, teval:data or teval:dependent")
+        return load_teval(
+            limit=limit,
+            root=root,
+            edges="data" if arg in ("data", "dependent") else "recorded",
+            dependent_only=arg == "dependent",
+        )
     if kind == "mac":
         return load_mac(limit=limit)
     if kind == "jsonl":
@@ -917,4 +1043,7 @@ def load_dataset(spec: str, *, limit: int | None = None, root: str | os.PathLike
         if not arg:
             raise EvalDataError("tinyagent needs a path, e.g. tinyagent:testing_data.json")
         return load_tinyagent(arg, limit=limit)
-    raise EvalDataError(f"unknown dataset spec {spec!r}: use bfcl:<category>, teval, mac, tinyagent:PATH or jsonl:PATH")
+    raise EvalDataError(
+        f"unknown dataset spec {spec!r}: use bfcl:<category>, teval[:data|:dependent], mac, tinyagent:PATH or "
+        "jsonl:PATH"
+    )
