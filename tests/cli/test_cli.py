@@ -1,6 +1,6 @@
-"""``tinyplan run`` and ``tinyplan model``: the live view, --json, --dry-run, own toolsets, the Mac toolset's files,
-and every error as one line with a non-zero exit code. A scripted llama.cpp server stands in for the model in the
-fast tests; the slow test runs the README's main job with the default model."""
+"""``tinyplan run``, ``tinyplan model`` and ``tinyplan eval --examples``: the live view, --json, --dry-run, own
+toolsets, the Mac toolset's files, and every error as one line with a non-zero exit code. A scripted llama.cpp server
+stands in for the model in the fast tests; the slow test runs the README's main job with the default model."""
 
 from __future__ import annotations
 
@@ -268,3 +268,28 @@ def test_rag_flag_shows_fewer_examples(fake_server: FakeServer, tmp_path: Path) 
     assert full.exit_code == 0 and rag.exit_code == 0, rag.output
     assert prompts[1].count("Question:") < prompts[0].count("Question:")  # ToolRAG kept the closest examples only
     assert json.loads(rag.stdout)["timings"]["retrieval"] > 0
+
+
+# ----------------------------------------------------------------------------------------------------------- eval
+def test_eval_with_examples_from_the_dataset(fake_server: FakeServer, tmp_path: Path) -> None:
+    """``tinyplan eval --examples 1``: each case's prompt shows the most similar other case's plan, not its own."""
+    cases = Path(__file__).resolve().parents[2] / "examples" / "data" / "eval_cases.jsonl"
+    pool = tmp_path / "cases.jsonl"
+    lines = cases.read_text().splitlines()
+    sms = json.loads(lines[0])  # "Text Sid and Lutfi that the meeting moved to 3pm"
+    other = {**sms, "id": "sms-ana", "request": "Text Ana that the meeting moved to noon"}
+    other["plan"] = '1. get_phone_number("Ana")\n2. send_sms(["$1"], "The meeting moved to noon")\n3. join()'
+    pool.write_text(json.dumps(sms) + "\n" + json.dumps(other) + "\n")
+    prompts = scripted_llama_server(fake_server, '1. get_phone_number("Sid")\n2. join()<END_OF_PLAN>')
+    out = tmp_path / "results"
+    res = invoke(
+        "eval", "--dataset", f"jsonl:{pool}", "--limit", "1", "--examples", "1",
+        "--backend-url", fake_server.url, "--no-progress", "--out", str(out),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert len(prompts) == 1  # --limit 1: only the first case is evaluated, the pool is the whole file
+    assert 'Question: Text Ana that the meeting moved to noon\n1. get_phone_number(name="Ana")\n' in prompts[0]
+    assert "Question: Text Sid and Lutfi that the meeting moved to 3pm\n1." not in prompts[0]  # never itself
+    assert "Tell me a joke about cats" not in prompts[0]  # the generic examples are replaced
+    record = json.loads((out / "tinyplan__jsonl_cases_jsonl.jsonl").read_text())
+    assert record["id"] == "sms-two" and record["scores"]["tool_predicted"] == 1

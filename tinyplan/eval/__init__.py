@@ -18,6 +18,7 @@ from tinyplan.eval._datasets import (
     sanitize_param,
     spread,
     teval_reads_from_request,
+    with_examples,
 )
 from tinyplan.eval._metrics import (
     CaseScore,
@@ -76,5 +77,6 @@ __all__ = [
     "teval_reads_from_request",
     "tool_counts",
     "value_matches",
+    "with_examples",
     "write_results",
 ]

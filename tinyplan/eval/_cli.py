@@ -13,7 +13,7 @@ from rich.console import Console
 
 from tinyplan._backend import Backend
 from tinyplan._errors import TinyplanError
-from tinyplan.eval._datasets import EvalCase, load_dataset, spread
+from tinyplan.eval._datasets import EvalCase, load_dataset, spread, with_examples
 from tinyplan.eval._runner import EvalReport, TinyplanSystem, evaluate, markdown_table, write_results
 
 __all__ = ["eval_command", "make_backend"]
@@ -96,6 +96,12 @@ async def _run(
     default=None,
     help="This many cases spread evenly over each dataset (instead of the first ones).",
 )
+@click.option(
+    "--examples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Show each case this many similar cases of its dataset as example plans (leave-one-out few-shot).",
+)
 @click.option("--model", default=None, help="GGUF file, 'default' or 'tiny' (default: $TINYPLAN_MODEL or default).")
 @click.option("--backend-url", default=None, help="Use a running server (…/v1: OpenAI-compatible; else llama-server).")
 @click.option(
@@ -121,6 +127,7 @@ def eval_command(
     datasets: tuple[str, ...],
     limit: int | None,
     sample: int | None,
+    examples: int | None,
     model: str | None,
     backend_url: str | None,
     grammar: str,
@@ -143,9 +150,12 @@ def eval_command(
     reports: list[EvalReport] = []
     try:
         for spec in datasets:
-            cases = load_dataset(spec, limit=limit, root=root)
+            pool = load_dataset(spec, root=root) if examples else None
+            cases = pool[:limit] if pool is not None else load_dataset(spec, limit=limit, root=root)
             if sample is not None:
                 cases = spread(cases, sample)
+            if examples:
+                cases = with_examples(cases, examples, pool=pool)
             if not cases:
                 raise click.ClickException(f"{spec}: no cases")
             run = functools.partial(

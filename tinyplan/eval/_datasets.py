@@ -29,6 +29,7 @@ by the ``TINYPLAN_EVALDATA`` environment variable or the ``root`` argument.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import json
 import keyword
 import os
@@ -61,6 +62,7 @@ __all__ = [
     "sanitize_param",
     "spread",
     "teval_reads_from_request",
+    "with_examples",
 ]
 
 #: BFCL v4 single-turn categories and their file stems (``BFCL_v4_<stem>.json``).
@@ -125,6 +127,10 @@ class EvalCase:
         examples: In-context example plans for the planner prompt (``"Question: ...\n1. ..."``), if the dataset
             has its own; otherwise the planner's generic examples are used.
         instructions: Extra planner rules that come with the dataset's tools.
+        group: Cases of one group are variants of one request (T-Eval's ``query_N_0``, ``query_N_1``...): a case
+            never gets an in-context example from its own group (`with_examples`). Empty: the case's ``id``.
+        example: This case's plan written as an in-context example (``"Question: ...\n1. ..."``) when the gold
+            plan alone would not show its dependencies (T-Eval's literal values); None: built from the gold plan.
     """
 
     id: str
@@ -137,6 +143,8 @@ class EvalCase:
     system: str | None = None
     examples: tuple[str, ...] = field(default=(), hash=False)
     instructions: tuple[str, ...] = field(default=(), hash=False)
+    group: str = ""
+    example: str | None = field(default=None, hash=False)
 
     def toolset(self) -> Toolset:
         """A fresh `Toolset` of stand-in tools that echo their validated arguments (``Tool.from_schema``).
@@ -161,6 +169,17 @@ class EvalCase:
     def gold_plan_text(self) -> str:
         """The ground truth written as an LLMCompiler plan (see `render_plan`)."""
         return render_plan(self.gold)
+
+    def example_text(self) -> str:
+        """This case as an in-context example: ``Question: <request>`` and its gold plan ending in ``join()``."""
+        if self.example is not None:
+            return self.example
+        lines = [
+            f"{c.idx}. {c.tool}({', '.join(f'{k}={_literal_text(v, quote_refs=True)}' for k, v in c.args.items())})"
+            for c in self.gold
+        ]
+        lines.append(f"{(self.gold[-1].idx if self.gold else 0) + 1}. join()<END_OF_PLAN>")
+        return "\n".join([f"Question: {self.request}", *lines])
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -277,9 +296,9 @@ def _tool_schema(
     return {"type": "function", "function": {"name": name, "description": description, "parameters": params}}
 
 
-def _literal_text(value: Any) -> str:
+def _literal_text(value: Any, *, quote_refs: bool = False) -> str:
     if isinstance(value, Ref):
-        return str(value)
+        return json.dumps(str(value)) if quote_refs else str(value)
     if isinstance(value, Interpolated):
         text = "".join(str(p) if isinstance(p, Ref) else p for p in value.parts)
         return json.dumps(text, ensure_ascii=False)
@@ -288,9 +307,10 @@ def _literal_text(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_literal_text(v) for v in value) + "]"
+        return "[" + ", ".join(_literal_text(v, quote_refs=quote_refs) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_literal_text(k)}: {_literal_text(v)}" for k, v in value.items()) + "}"
+        items = (f"{_literal_text(k)}: {_literal_text(v, quote_refs=quote_refs)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
     return repr(value)
 
 
@@ -600,6 +620,23 @@ def _teval_tools(api_path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _teval_example(request: str, gold: Sequence[GoldCall]) -> str:
+    """A T-Eval plan as an in-context example: each value a call needs from an earlier step becomes ``"$N"``."""
+    lines = [f"Question: {request}"]
+    for call in gold:
+        data_deps = [] if teval_reads_from_request(call.args, request) else list(call.dependencies)
+        args: list[str] = []
+        used = 0
+        for name, value in call.args.items():
+            if data_deps and not teval_reads_from_request(value, request):
+                value = f"${data_deps[min(used, len(data_deps) - 1)]}"
+                used += 1
+            args.append(f"{name}={_literal_text(value)}")
+        lines.append(f"{call.idx}. {call.tool}({', '.join(args)})")
+    lines.append(f"{(gold[-1].idx if gold else 0) + 1}. join()<END_OF_PLAN>")
+    return "\n".join(lines)
+
+
 def load_teval(
     *,
     limit: int | None = None,
@@ -703,8 +740,18 @@ def load_teval(
                 raise EvalDataError(f"T-Eval sample {case_id}: step {g.idx - 1} depends on unknown steps {missing}")
         if dependent_only and not any(g.dependencies for g in gold):
             continue
+        request = str(user[-1])
         cases.append(
-            EvalCase(id=str(case_id), dataset=spec, request=str(user[-1]), tools=tools, gold=gold, name_map=name_map)
+            EvalCase(
+                id=str(case_id),
+                dataset=spec,
+                request=request,
+                tools=tools,
+                gold=gold,
+                name_map=name_map,
+                group=str(case_id).rsplit("_", 1)[0],
+                example=_teval_example(request, gold),
+            )
         )
     return cases
 
@@ -1000,6 +1047,53 @@ def spread(cases: Sequence[EvalCase], n: int) -> list[EvalCase]:
     if n >= len(cases):
         return list(cases)
     return [cases[(i * len(cases)) // n] for i in range(n)]
+
+
+def with_examples(cases: Sequence[EvalCase], k: int, pool: Sequence[EvalCase] | None = None) -> list[EvalCase]:
+    """Give each case the ``k`` most similar other cases as in-context example plans (leave-one-out few-shot).
+
+    TinyAgent shows its planner the example plans closest to the request (retrieved from its training data); a
+    dataset without a training split can do the same leave-one-out. An example is eligible when it calls at least
+    one tool, every tool it calls is offered to the case (the typed grammar allows no other), and it is not in the
+    case's `EvalCase.group` (another wording of the same request would give the answer away). Eligible examples are
+    ranked by the overlap of request words (Jaccard), at most one per group; the most similar comes last, nearest the
+    question. A case with no eligible example keeps the planner's generic examples. The examples replace the case's
+    own (``mac``'s leave-one-out list).
+
+    Args:
+        cases: The cases to evaluate.
+        k: Examples per case (at least 1).
+        pool: The cases examples come from (default: ``cases``; pass the whole dataset when ``cases`` is a sample).
+
+    Returns:
+        New cases, in order, with ``examples`` set.
+
+    Raises:
+        EvalDataError: ``k`` is not positive.
+    """
+    if k < 1:
+        raise EvalDataError(f"examples per case must be at least 1, got {k}")
+    source = list(cases if pool is None else pool)
+    words = {id(c): set(_words(c.request)) for c in [*source, *cases]}
+    tools_of = {id(c): {g.tool for g in c.gold} for c in source}
+    out: list[EvalCase] = []
+    for case in cases:
+        offered, group, mine = set(case.tool_names), case.group or case.id, words[id(case)]
+        ranked: list[tuple[float, int, EvalCase]] = []
+        for i, other in enumerate(source):
+            if not other.gold or (other.group or other.id) == group or not tools_of[id(other)] <= offered:
+                continue
+            theirs = words[id(other)]
+            ranked.append((len(mine & theirs) / max(1, len(mine | theirs)), -i, other))
+        ranked.sort(key=lambda r: (r[0], r[1]), reverse=True)
+        chosen: list[EvalCase] = []
+        for _, _, other in ranked:
+            if len(chosen) == k:
+                break
+            if all((c.group or c.id) != (other.group or other.id) for c in chosen):
+                chosen.append(other)
+        out.append(dataclasses.replace(case, examples=tuple(c.example_text() for c in reversed(chosen))))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------------- entry
