@@ -202,6 +202,13 @@ def test_teval_dependent_slice() -> None:
         load_dataset("teval:prev")
 
 
+def test_teval_unknown_edges_are_rejected_before_reading_data(tmp_path: Path) -> None:
+    from tinyplan.eval._datasets import load_teval
+
+    with pytest.raises(EvalDataError, match="unknown T-Eval edges 'prev'"):
+        load_teval(edges="prev", root=tmp_path)
+
+
 @pytest.mark.parametrize(
     ("value", "request_text", "read"),
     [
