@@ -174,12 +174,8 @@ class EvalCase:
         """This case as an in-context example: ``Question: <request>`` and its gold plan ending in ``join()``."""
         if self.example is not None:
             return self.example
-        lines = [
-            f"{c.idx}. {c.tool}({', '.join(f'{k}={_literal_text(v, quote_refs=True)}' for k, v in c.args.items())})"
-            for c in self.gold
-        ]
-        lines.append(f"{(self.gold[-1].idx if self.gold else 0) + 1}. join()<END_OF_PLAN>")
-        return "\n".join([f"Question: {self.request}", *lines])
+        calls = [_call_line(c.idx, c.tool, c.args, quote_refs=True) for c in self.gold]
+        return "\n".join([f"Question: {self.request}", *calls, _join_line(self.gold)])
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -314,6 +310,15 @@ def _literal_text(value: Any, *, quote_refs: bool = False) -> str:
     return repr(value)
 
 
+def _call_line(idx: int, tool: str, args: Mapping[str, Any], *, quote_refs: bool = False) -> str:
+    text = ", ".join(f"{k}={_literal_text(v, quote_refs=quote_refs)}" for k, v in args.items())
+    return f"{idx}. {tool}({text})"
+
+
+def _join_line(gold: Sequence[GoldCall]) -> str:
+    return f"{(gold[-1].idx if gold else 0) + 1}. join()<END_OF_PLAN>"
+
+
 def render_plan(gold: Sequence[GoldCall]) -> str:
     """Write ground-truth calls as an LLMCompiler plan ending in ``join()`` (for display and result files).
 
@@ -325,9 +330,8 @@ def render_plan(gold: Sequence[GoldCall]) -> str:
         hidden = [d for d in call.dependencies if f"${d}" not in _literal_text(call.args)]
         if hidden:
             lines.append("Thought: after " + ", ".join(f"${d}" for d in hidden))
-        args = ", ".join(f"{k}={_literal_text(v)}" for k, v in call.args.items())
-        lines.append(f"{call.idx}. {call.tool}({args})")
-    lines.append(f"{(gold[-1].idx if gold else 0) + 1}. join()<END_OF_PLAN>")
+        lines.append(_call_line(call.idx, call.tool, call.args))
+    lines.append(_join_line(gold))
     return "\n".join(lines)
 
 
@@ -624,16 +628,16 @@ def _teval_example(request: str, gold: Sequence[GoldCall]) -> str:
     """A T-Eval plan as an in-context example: each value a call needs from an earlier step becomes ``"$N"``."""
     lines = [f"Question: {request}"]
     for call in gold:
-        data_deps = [] if teval_reads_from_request(call.args, request) else list(call.dependencies)
-        args: list[str] = []
-        used = 0
+        deps = list(call.dependencies)
+        args: dict[str, Any] = {}
+        used = 0  # the n-th value taken from earlier steps refers to the n-th dependency (the last one after that)
         for name, value in call.args.items():
-            if data_deps and not teval_reads_from_request(value, request):
-                value = f"${data_deps[min(used, len(data_deps) - 1)]}"
+            if deps and not teval_reads_from_request(value, request):
+                value = f"${deps[min(used, len(deps) - 1)]}"
                 used += 1
-            args.append(f"{name}={_literal_text(value)}")
-        lines.append(f"{call.idx}. {call.tool}({', '.join(args)})")
-    lines.append(f"{(gold[-1].idx if gold else 0) + 1}. join()<END_OF_PLAN>")
+            args[name] = value
+        lines.append(_call_line(call.idx, call.tool, args))
+    lines.append(_join_line(gold))
     return "\n".join(lines)
 
 
@@ -1074,24 +1078,30 @@ def with_examples(cases: Sequence[EvalCase], k: int, pool: Sequence[EvalCase] | 
     if k < 1:
         raise EvalDataError(f"examples per case must be at least 1, got {k}")
     source = list(cases if pool is None else pool)
+
+    def group_of(c: EvalCase) -> str:
+        return c.group or c.id
+
     words = {id(c): set(_words(c.request)) for c in [*source, *cases]}
     tools_of = {id(c): {g.tool for g in c.gold} for c in source}
     out: list[EvalCase] = []
     for case in cases:
-        offered, group, mine = set(case.tool_names), case.group or case.id, words[id(case)]
+        offered, mine = set(case.tool_names), words[id(case)]
         ranked: list[tuple[float, int, EvalCase]] = []
         for i, other in enumerate(source):
-            if not other.gold or (other.group or other.id) == group or not tools_of[id(other)] <= offered:
+            if not other.gold or group_of(other) == group_of(case) or not tools_of[id(other)] <= offered:
                 continue
             theirs = words[id(other)]
             ranked.append((len(mine & theirs) / max(1, len(mine | theirs)), -i, other))
         ranked.sort(key=lambda r: (r[0], r[1]), reverse=True)
         chosen: list[EvalCase] = []
+        groups: set[str] = set()
         for _, _, other in ranked:
             if len(chosen) == k:
                 break
-            if all((c.group or c.id) != (other.group or other.id) for c in chosen):
+            if group_of(other) not in groups:
                 chosen.append(other)
+                groups.add(group_of(other))
         out.append(dataclasses.replace(case, examples=tuple(c.example_text() for c in reversed(chosen))))
     return out
 
