@@ -11,6 +11,7 @@ import pytest
 from tinyplan import PlanParser, TaskFetchingUnit, Toolset, parse_plan
 from tinyplan.eval import (
     EvalDataError,
+    GoldCall,
     default_root,
     load_dataset,
     normalize_schema,
@@ -187,6 +188,41 @@ def test_teval_data_edges_keep_only_needed_values() -> None:
         tools=data.toolset(),
     )
     assert score_plan(plan, data).strict_success and not score_plan(plan, recorded).dag_success
+
+
+@needs_data
+def test_teval_data_edges_follow_a_value_to_where_it_came_from() -> None:
+    """A value a recorded predecessor was itself given came from that predecessor's own sources (hand-checked)."""
+    # New York: details of three properties, then reviews of each, recorded as review k after details k; the
+    # ids come from the search, so every details and reviews call depends on the search only
+    ny = by_id("teval:data", "query_4_1")
+    assert [g.tool.rsplit("_", 2)[-1] for g in ny.gold] == ["place"] + ["details"] * 3 + ["reviews"] * 3
+    assert by_id("teval", "query_4_1").gold[4].dependencies == (2,)
+    assert [g.dependencies for g in ny.gold] == [(), (1,), (1,), (1,), (1,), (1,), (1,)]
+    # Los Angeles: the gyms are searched near each property's town, which only its details return
+    la = by_id("teval:data", "query_1_2")
+    assert [g.dependencies for g in la.gold[4:]] == [(1,), (1,), (1,), (2,), (3,), (4,)]
+
+
+def test_teval_data_dependencies_rule() -> None:
+    from tinyplan.eval._datasets import _teval_data_dependencies
+
+    search = GoldCall(idx=1, tool="search", args={"place": "Rome"}, dependencies=())
+    details = GoldCall(idx=2, tool="details", args={"id": 4711}, dependencies=(1,))
+    annotated = GoldCall(idx=3, tool="nearby", args={"radius": 750}, dependencies=())
+    earlier = {c.idx: c for c in (search, details, annotated)}
+    request = "Find homes in Rome, their details and reviews, and parks near Rome."
+    # a value the predecessor was given moves the edge to where the predecessor got it
+    assert _teval_data_dependencies({"id": 4711}, (2,), request, earlier) == (1,)
+    # a value the predecessor was not given came from its output
+    assert _teval_data_dependencies({"town": "Ostia"}, (2,), request, earlier) == (2,)
+    # both at once: one value from the predecessor, one from before it
+    assert _teval_data_dependencies({"id": 4711, "town": "Ostia"}, (2,), request, earlier) == (1, 2)
+    # a value a root call was given came from nobody (the annotator): no dependency
+    assert _teval_data_dependencies({"radius": 750}, (3,), request, earlier) == ()
+    # nested values are followed leaf by leaf; values read from the request need nothing
+    assert _teval_data_dependencies({"ids": [4711], "q": "parks near Rome"}, (2,), request, earlier) == (1,)
+    assert _teval_data_dependencies({"q": "Rome"}, (2,), request, earlier) == ()
 
 
 @needs_data

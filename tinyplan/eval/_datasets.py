@@ -595,6 +595,38 @@ def teval_reads_from_request(value: Any, request: str) -> bool:
     return sum(w in known for w in words) * 2 >= len(words)
 
 
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list | tuple):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def _teval_data_dependencies(
+    args: Mapping[str, Any], recorded: tuple[int, ...], request: str, earlier: Mapping[int, GoldCall]
+) -> tuple[int, ...]:
+    """The dependencies a T-Eval call keeps under ``edges="data"``.
+
+    ``recorded`` are the call's ``prev`` edges; ``earlier`` the calls before it by number, their dependencies already
+    worked out this way. A call whose arguments all read from the request depends on nothing. Each value it needs
+    (one not in the request) came from a recorded predecessor's output, unless that predecessor was itself given the
+    value as an argument: then the value came from where the predecessor's came from, its own dependencies (none: the
+    annotator supplied it). T-Eval records ``get_property_reviews(id)`` after ``get_property_details(id)``, but the
+    id comes from the search before both.
+    """
+    out: set[int] = set()
+    for value in args.values():
+        if teval_reads_from_request(value, request):
+            continue
+        for leaf in map(str, _leaves(value)):
+            for d in recorded:
+                step = earlier.get(d)  # an unknown step is reported by the caller
+                given = step is not None and leaf in {str(x) for v in step.args.values() for x in _leaves(v)}
+                out.update(step.dependencies if given and step is not None else (d,))
+    return tuple(sorted(out))
+
+
 def _teval_tools(api_path: Path) -> dict[str, dict[str, Any]]:
     toolkits = _read_json(api_path)
     if not isinstance(toolkits, list):
@@ -726,8 +758,8 @@ def load_teval(
             deps = tuple(sorted({int(p) + 1 for p in prev}))
             if any(d >= sid + 1 for d in deps):
                 raise EvalDataError(f"T-Eval sample {case_id}: step {sid} depends on a later step {prev}")
-            if edges == "data" and teval_reads_from_request(args, str(user[-1])):
-                deps = ()
+            if edges == "data":
+                deps = _teval_data_dependencies(args, deps, str(user[-1]), {g.idx: g for g in gold})
             gold.append(
                 GoldCall(
                     idx=sid + 1,
