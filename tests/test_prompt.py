@@ -8,7 +8,7 @@ import jinja2
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from tinyplan import PromptRenderer, Toolset, tool
+from tinyplan import PromptRenderer, Ref, Toolset, parse_plan, tool
 from tinyplan._prompt import RoundView
 
 TODAY = dt.date(2026, 11, 21)
@@ -122,3 +122,19 @@ def test_generic_examples_only_when_the_toolset_has_none() -> None:
     with_own = r.planner_static(TOOLS, (), TOOLS.examples)
     assert "They use other actions than yours" not in with_own
     assert "Question: Text Ana that I am late." in with_own
+
+
+def test_generic_examples_are_valid_plans_and_show_item_references() -> None:
+    """The default examples parse as plans; one fans out over a list with ``$N[i]`` and joins the items again."""
+    static = PromptRenderer().planner_static(TOOLS, (), ())
+    blocks = [b.strip() for b in static.split("Here are some examples.", 1)[1].split("###")[:-1]]
+    plans = {}
+    for block in blocks:
+        question, _, body = block.rpartition("Question: ")[2].partition("\n")
+        names = {line.split(". ", 1)[1].split("(", 1)[0] for line in body.splitlines() if ". " in line}
+        plans[question] = parse_plan(body, tools=names - {"join"})
+    assert len(plans) == 3 and all(p[-1].is_join for p in plans.values())
+    fan_out = plans["Find hotels in Rome, get the reviews of the first two, and email them to Ana."]
+    assert [t.kwargs.get("hotel_id") for t in fan_out[1:3]] == [Ref(1, (0,)), Ref(1, (1,))]
+    assert [t.dependencies for t in fan_out[:5]] == [(), (1,), (1,), (), (2, 3, 4)]
+    assert plans["Tell me a joke about cats."][0].is_join
