@@ -615,15 +615,15 @@ def _teval_data_dependencies(
     annotator supplied it). T-Eval records ``get_property_reviews(id)`` after ``get_property_details(id)``, but the
     id comes from the search before both.
     """
+    needed = {str(leaf) for v in args.values() if not teval_reads_from_request(v, request) for leaf in _leaves(v)}
     out: set[int] = set()
-    for value in args.values():
-        if teval_reads_from_request(value, request):
-            continue
-        for leaf in map(str, _leaves(value)):
-            for d in recorded:
-                step = earlier.get(d)  # an unknown step is reported by the caller
-                given = step is not None and leaf in {str(x) for v in step.args.values() for x in _leaves(v)}
-                out.update(step.dependencies if given and step is not None else (d,))
+    for d in recorded if needed else ():
+        step = earlier.get(d)  # an unknown step is reported by the caller
+        given = {str(leaf) for leaf in _leaves(step.args)} if step is not None else set()
+        if needed - given:
+            out.add(d)  # a value the predecessor was not given came from its output
+        if step is not None and needed & given:
+            out.update(step.dependencies)
     return tuple(sorted(out))
 
 
@@ -741,6 +741,7 @@ def load_teval(
             tools.append(_tool_schema(safe, apis[full]["description"], apis[full]["parameters"], renamed))
             param_back[safe] = {orig: new for new, orig in renamed.items()}
         gold: list[GoldCall] = []
+        by_idx: dict[int, GoldCall] = {}  # the calls so far, by number
         for step in steps:
             try:
                 name, sid, prev, args = step["name"], int(step["id"]), step.get("prev", []), step.get("args") or {}
@@ -759,7 +760,7 @@ def load_teval(
             if any(d >= sid + 1 for d in deps):
                 raise EvalDataError(f"T-Eval sample {case_id}: step {sid} depends on a later step {prev}")
             if edges == "data":
-                deps = _teval_data_dependencies(args, deps, str(user[-1]), {g.idx: g for g in gold})
+                deps = _teval_data_dependencies(args, deps, str(user[-1]), by_idx)
             gold.append(
                 GoldCall(
                     idx=sid + 1,
@@ -769,9 +770,9 @@ def load_teval(
                     acceptable={k: [v] for k, v in args.items()},
                 )
             )
-        known = {g.idx for g in gold}
+            by_idx[sid + 1] = gold[-1]
         for g in gold:
-            missing = [d for d in g.dependencies if d not in known]
+            missing = [d for d in g.dependencies if d not in by_idx]
             if missing:
                 raise EvalDataError(f"T-Eval sample {case_id}: step {g.idx - 1} depends on unknown steps {missing}")
         if dependent_only and not any(g.dependencies for g in gold):
