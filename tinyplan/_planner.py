@@ -38,12 +38,14 @@ from tinyplan._executor import ERROR_STATES, ApproveFn, TaskFetchingUnit, TaskRe
 from tinyplan._joiner import JoinDecision, parse_join
 from tinyplan._parser import END_OF_PLAN, PlanParser, Task
 from tinyplan._prompt import PromptParts, PromptRenderer, RoundView, count_tokens
+from tinyplan._relevance import RelevanceVerdict, check_relevance
 from tinyplan._tools import ToolLike, Toolset, as_toolset, canonical_arguments
 from tinyplan.rag._protocol import ToolRetriever, apply_selection
 
 __all__ = ["GrammarLevel", "Plan", "PlanResult", "Planner", "Timings"]
 
 GrammarLevel = Literal["syntax", "typed"]
+_NO_TOOL_PLAN = "1. join()"
 JoinMode = Literal["llm", "observations"]
 Status = Literal["answered", "replan_limit", "join_failed"]
 
@@ -87,6 +89,8 @@ class Plan:
         decision: The join decision taken after this plan (None if the run ended with an error first).
         usage: Tokens of the plan request (and the joiner request, when one was made).
         prompt_tokens: Size of the planner prompt in tokens, when a tokenizer is available.
+        relevance: The relevance check before this plan (``Planner(relevance_check=True)``, first round only), or
+            None. When its ``unlisted`` is set, the plan is ``1. join()``: no listed tool fits the request.
     """
 
     round: int
@@ -98,6 +102,7 @@ class Plan:
     decision: JoinDecision | None = None
     usage: Usage = field(default_factory=Usage)
     prompt_tokens: int | None = None
+    relevance: RelevanceVerdict | None = None
 
     @property
     def failed(self) -> list[TaskResult]:
@@ -121,6 +126,9 @@ class Plan:
             },
             "usage": {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens},
             "prompt_tokens": self.prompt_tokens,
+            "relevance": None
+            if self.relevance is None
+            else {"text": self.relevance.text, "name": self.relevance.name, "unlisted": self.relevance.unlisted},
         }
 
 
@@ -205,6 +213,10 @@ class Planner:
         plan_timeout: Seconds for executing one plan.
         today: Returns the date shown in the prompt (default: today's date, computed at each call).
         tokenizer: A `tokenizers.Tokenizer` to count prompt tokens when the backend has no ``count_tokens``.
+        relevance_check: Before the first plan, let the model write its first action without the grammar; when it
+            names a tool the toolset does not have, plan no tool call (``1. join()``) instead of letting the
+            grammar force a listed tool onto an unrelated request (BFCL's irrelevance category). Costs up to 32
+            generated tokens per run (see docs/grammar.md, "Relevance check").
 
     Raises:
         TinyplanError: ``grammar`` is set but the backend does not support grammars.
@@ -232,6 +244,7 @@ class Planner:
         today: Callable[[], dt.date] | None = None,
         tokenizer: tokenizers.Tokenizer | None = None,
         renderer: PromptRenderer | None = None,
+        relevance_check: bool = False,
     ) -> None:
         if max_replans < 0:
             raise ValueError("max_replans must be 0 or more")
@@ -260,6 +273,7 @@ class Planner:
         self.today = today or dt.date.today
         self.tokenizer = tokenizer
         self.renderer = renderer or PromptRenderer()
+        self.relevance_check = relevance_check
         self._grammar_cache: dict[tuple[str, ...], str] = {}
 
     # ---------------------------------------------------------------------------------------------------- public
@@ -454,7 +468,7 @@ class Planner:
         with send, receive:
             try:
                 await self._stream_plan(
-                    plan, parser, send, on_event or (lambda event: None), result, time.perf_counter()
+                    plan, toolset.names, parser, send, on_event or (lambda event: None), result, time.perf_counter()
                 )
             except PlanParseError as exc:
                 plan.parse_error = str(exc)
@@ -504,7 +518,7 @@ class Planner:
             tg.start_soon(execute)
             async with send:
                 try:
-                    await self._stream_plan(plan, parser, send, emit, result, run_start)
+                    await self._stream_plan(plan, toolset.names, parser, send, emit, result, run_start)
                 except PlanParseError as exc:
                     plan.parse_error = str(exc)
                     emit(PlanParseFailed(str(exc), round=round_no))
@@ -531,6 +545,7 @@ class Planner:
     async def _stream_plan(
         self,
         plan: Plan,
+        tool_names: Sequence[str],
         parser: PlanParser,
         send: MemoryObjectSendStream[Task],
         emit: Callable[[Event], None],
@@ -538,6 +553,17 @@ class Planner:
         run_start: float,
     ) -> None:
         round_no = plan.round
+        if self.relevance_check and round_no == 0:
+            plan.relevance = await check_relevance(self.backend, plan.prompt, tool_names)
+            if plan.relevance.unlisted is not None:  # no listed tool fits: a plan without tool calls
+                if result.timings.time_to_first_token is None:
+                    result.timings.time_to_first_token = time.perf_counter() - run_start
+                plan.usage = plan.relevance.usage
+                emit(Token(_NO_TOOL_PLAN, "plan", round_no))
+                for task in [*parser.feed(_NO_TOOL_PLAN), *parser.close()]:
+                    emit(TaskParsed(task, round_no))
+                    send.send_nowait(task)
+                return
         stream = self.backend.stream(plan.prompt)
         text_chunks = 0
         usage_seen = False
@@ -559,6 +585,8 @@ class Planner:
                     break  # everything after join() is ignored: stop generating
         if not usage_seen:  # stopped before the backend's final usage: count what is known
             plan.usage = Usage(prompt_tokens=plan.prompt_tokens or 0, completion_tokens=text_chunks)
+        if plan.relevance is not None:
+            plan.usage = plan.relevance.usage + plan.usage
         if not parser.done:
             for task in parser.close():
                 emit(TaskParsed(task, round_no))

@@ -191,6 +191,12 @@ def main() -> None:
     show_default=True,
     help="ToolRAG: show the model only the tools and example plans closest to QUERY (needs tinyplan[rag]).",
 )
+@click.option(
+    "--relevance-check/--no-relevance-check",
+    default=False,
+    show_default=True,
+    help="Call no tool when the model, writing freely, would call a tool the toolset does not have.",
+)
 @click.option("--dry-run", is_flag=True, help="Only write the plan; run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the PlanResult as JSON instead of the live view.")
 @click.option("-v", "--verbose", count=True, help="Show more (joiner thoughts, full observations, timings).")
@@ -207,6 +213,7 @@ def run(
     join_mode: str,
     grammar: str,
     rag: bool,
+    relevance_check: bool,
     dry_run: bool,
     as_json: bool,
     verbose: int,
@@ -239,6 +246,7 @@ def run(
             max_replans=max_replans,
             grammar=None if grammar == "none" else grammar,  # type: ignore[arg-type]
             retriever=retriever,
+            relevance_check=relevance_check,
         )
         anyio.run(_run_async, planner, backend, query, dry_run, as_json, verbose)
 

@@ -122,6 +122,21 @@ def test_dry_run_writes_the_plan_and_runs_nothing(fake_server: FakeServer, own_t
     assert plan["parse_error"] is None and len(prompts) == 1  # no joiner: nothing ran
 
 
+def test_relevance_check_calls_no_tool_for_a_request_no_tool_fits(fake_server: FakeServer, own_tools: str) -> None:
+    prompts = scripted_llama_server(
+        fake_server, '1. get_stock_price(ticker="ACME")\n2. join()<END_OF_PLAN>', join="Action: Finish(no tool for that)"
+    )
+    res = invoke(
+        "run", "ACME share price?", "--server", fake_server.url, "--toolset", own_tools, "--relevance-check", "--json"
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    plan = data["plans"][0]
+    assert plan["text"] == "1. join()" and plan["relevance"]["unlisted"] == "get_stock_price"
+    assert [t["tool"] for t in plan["tasks"]] == ["join"] and data["answer"] == "no tool for that"
+    assert len(prompts) == 2  # the free first action, then the joiner: no grammar-constrained plan was asked for
+
+
 def test_a_plan_that_does_not_parse_is_one_error_line(fake_server: FakeServer, own_tools: str) -> None:
     scripted_llama_server(fake_server, "1. add(2, 3)\n2. launch_rockets()\n3. join()<END_OF_PLAN>")
     res = invoke("run", "q", "--server", fake_server.url, "--toolset", own_tools, "--dry-run", "--grammar", "none")

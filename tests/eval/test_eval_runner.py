@@ -184,3 +184,29 @@ def test_cli_with_real_tiny_model(tmp_path: Path) -> None:
     lines = (tmp_path / "llama-cpp_function_calling__bfcl_parallel.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all("scores" in json.loads(x) for x in lines)
     assert [json.loads(x)["id"] for x in lines] == ["parallel_0", "parallel_3"]  # spread over the first 6
+
+
+@pytest.mark.anyio
+async def test_relevance_check_scores_a_request_no_tool_fits_as_a_plan_without_calls() -> None:
+    cases = load_dataset(f"jsonl:{CASES}")
+    sms, greeting = cases[0], cases[2]
+    plans = by_question(
+        {
+            "Text Sid": '1. get_phone_number("Sid")\n2. get_phone_number("Lutfi")\n'
+            '3. send_sms(["$1", "$2"], "The meeting moved to 3pm")\n4. join()<END_OF_PLAN>',
+            "Hello!": '1. get_weather("here")\n2. join()<END_OF_PLAN>',  # what the grammar would force
+        }
+    )
+    free = by_question({"Text Sid": "1. get_phone_number(", "Hello!": "1. say_hello("})
+
+    def answer(request: CompletionRequest) -> Any:
+        return free(request) if request.stop == ("(",) else plans(request)
+
+    system = TinyplanSystem(ScriptedBackend([answer] * 4), grammar="typed", relevance_check=True)
+    assert system.name == "tinyplan[typed]+relevance"
+    report = await evaluate([sms, greeting], system, progress=False)
+    sms_rec, greeting_rec = report.records
+    assert sms_rec.score.dag_success and sms_rec.prediction.text.startswith('1. get_phone_number("Sid")')
+    assert greeting_rec.score.dag_success and greeting_rec.prediction.text == "1. join()"
+    without = await evaluate([greeting], TinyplanSystem(ScriptedBackend([plans]), grammar="typed"), progress=False)
+    assert not without.records[0].score.dag_success  # the forced call is wrong: no tool was needed

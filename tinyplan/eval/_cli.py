@@ -54,6 +54,7 @@ async def _run(
     backend_url: str | None,
     grammar: str | None,
     rag: bool,
+    relevance_check: bool,
     concurrency: int,
     baseline: bool,
     planner: bool,
@@ -67,6 +68,7 @@ async def _run(
                 backend,
                 grammar=grammar,  # type: ignore[arg-type]
                 retriever=_retriever() if rag else None,
+                relevance_check=relevance_check,
             )
             reports.append(await evaluate(cases, system, concurrency=concurrency, progress=progress))
         finally:
@@ -112,6 +114,12 @@ async def _run(
     help="GBNF constrained decoding level.",
 )
 @click.option("--rag/--no-rag", default=False, show_default=True, help="Select tools per request with ToolRAG.")
+@click.option(
+    "--relevance-check/--no-relevance-check",
+    default=False,
+    show_default=True,
+    help="Plan no tool call when the model's free first action names a tool that is not listed.",
+)
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True, help="Cases in flight.")
 @click.option("--baseline/--no-baseline", default=False, help="Also run llama-cpp-python's own function calling.")
 @click.option("--baseline-only", is_flag=True, help="Run only the baseline.")
@@ -132,6 +140,7 @@ def eval_command(
     backend_url: str | None,
     grammar: str,
     rag: bool,
+    relevance_check: bool,
     concurrency: int,
     baseline: bool,
     baseline_only: bool,
@@ -165,6 +174,7 @@ def eval_command(
                 backend_url=backend_url,
                 grammar=None if grammar == "none" else grammar,
                 rag=rag,
+                relevance_check=relevance_check,
                 concurrency=concurrency,
                 baseline=baseline or baseline_only,
                 planner=not baseline_only,

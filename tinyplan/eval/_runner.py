@@ -54,6 +54,7 @@ class Prediction:
         timings: Seconds by phase (system-specific keys; ``total`` always present).
         usage: Token counts (``prompt_tokens``, ``completion_tokens``).
         tools_shown: Tool names the model was shown (after ToolRAG selection).
+        relevance: The free first action of the planner's relevance check (``"1. some_tool"``), when it ran.
     """
 
     tasks: list[Task] | None
@@ -63,6 +64,7 @@ class Prediction:
     timings: dict[str, float | None] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
     tools_shown: list[str] = field(default_factory=list)
+    relevance: str | None = None
 
 
 @runtime_checkable
@@ -88,7 +90,10 @@ class TinyplanSystem:
         retriever: A ToolRAG retriever (`tinyplan.rag`), or None to show every tool of the case.
         max_tokens: Tokens a plan may take.
         chat: Chat messages (True) or one plain completion prompt (False); None keeps the `Planner`'s default.
-        name: The system's name in results (default ``tinyplan`` plus the grammar level and ``+rag``).
+        relevance_check: The planner's relevance check (``Planner(relevance_check=True)``): a request whose free
+            first action names no listed tool gets a plan without tool calls.
+        name: The system's name in results (default ``tinyplan`` plus the grammar level, ``+rag`` and
+            ``+relevance``).
         planner_options: More `Planner` keyword arguments.
     """
 
@@ -100,6 +105,7 @@ class TinyplanSystem:
         retriever: ToolRetriever | None = None,
         max_tokens: int = 512,
         chat: bool | None = None,
+        relevance_check: bool = False,
         name: str | None = None,
         planner_options: dict[str, Any] | None = None,
     ) -> None:
@@ -110,7 +116,14 @@ class TinyplanSystem:
         self.planner_options = dict(planner_options or {})
         if chat is not None:
             self.planner_options["chat"] = chat
-        self.name = name or "tinyplan" + (f"[{grammar}]" if grammar else "") + ("+rag" if retriever else "")
+        if relevance_check:
+            self.planner_options["relevance_check"] = True
+        self.name = name or (
+            "tinyplan"
+            + (f"[{grammar}]" if grammar else "")
+            + ("+rag" if retriever else "")
+            + ("+relevance" if relevance_check else "")
+        )
 
     def planner(self, case: EvalCase) -> Planner:
         """The planner used for ``case``."""
@@ -170,6 +183,7 @@ class TinyplanSystem:
             timings=timings,
             usage=usage,
             tools_shown=list(result.tools),
+            relevance=plan.relevance.text if plan.relevance is not None else None,
         )
 
 
@@ -199,6 +213,7 @@ class CaseRecord:
             "usage": p.usage,
             "tools_offered": self.case.tool_names,
             "tools_shown": p.tools_shown,
+            "relevance": p.relevance,
         }
 
 
