@@ -43,6 +43,7 @@ from tinyplan._model import default_model_path, resolve_model, tiny_model_path
 from tinyplan._parser import END_OF_PLAN, Interpolated, PlanParser, Ref, Task, parse_plan
 from tinyplan._planner import Plan, Planner, PlanResult, Timings
 from tinyplan._prompt import PromptParts, PromptRenderer, count_tokens
+from tinyplan._relevance import RelevanceVerdict, check_relevance
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, get_tool, tool
 from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, LlamaServerProcess, OpenAICompatibleBackend
 
@@ -82,9 +83,11 @@ __all__ = [
     "PlanResult",
     "PlanValidationError",
     "Planner",
+    "check_relevance",
     "PromptParts",
     "PromptRenderer",
     "Ref",
+    "RelevanceVerdict",
     "Replanning",
     "ScriptedBackend",
     "ScriptedFailure",

@@ -123,9 +123,8 @@ def test_dry_run_writes_the_plan_and_runs_nothing(fake_server: FakeServer, own_t
 
 
 def test_relevance_check_calls_no_tool_for_a_request_no_tool_fits(fake_server: FakeServer, own_tools: str) -> None:
-    prompts = scripted_llama_server(
-        fake_server, '1. get_stock_price(ticker="ACME")\n2. join()<END_OF_PLAN>', join="Action: Finish(no tool for that)"
-    )
+    plan_text = '1. get_stock_price(ticker="ACME")\n2. join()<END_OF_PLAN>'
+    prompts = scripted_llama_server(fake_server, plan_text, join="Action: Finish(no tool for that)")
     res = invoke(
         "run", "ACME share price?", "--server", fake_server.url, "--toolset", own_tools, "--relevance-check", "--json"
     )
