@@ -7,6 +7,7 @@ backend-agnostic.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -264,3 +265,15 @@ class ScriptedBackend:
     async def aclose(self) -> None:
         """Mark the backend closed (nothing to release)."""
         self.closed = True
+
+
+@contextlib.asynccontextmanager
+async def closing_stream(stream: AsyncIterator[Chunk]) -> AsyncIterator[AsyncIterator[Chunk]]:
+    """Close a backend's stream when the reader stops early (async generators have ``aclose``; other iterators need
+    nothing)."""
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ import anyio
 import tokenizers
 from anyio.streams.memory import MemoryObjectSendStream
 
-from tinyplan._backend import Backend, CompletionRequest, Message, Usage
+from tinyplan._backend import Backend, CompletionRequest, Message, Usage, closing_stream
 from tinyplan._errors import BackendError, JoinerError, PlanParseError, TinyplanError
 from tinyplan._events import (
     Event,
@@ -45,9 +45,10 @@ from tinyplan.rag._protocol import ToolRetriever, apply_selection
 __all__ = ["GrammarLevel", "Plan", "PlanResult", "Planner", "Timings"]
 
 GrammarLevel = Literal["syntax", "typed"]
-_NO_TOOL_PLAN = "1. join()"
 JoinMode = Literal["llm", "observations"]
 Status = Literal["answered", "replan_limit", "join_failed"]
+
+_NO_TOOL_PLAN = "1. join()"  # the plan when the relevance check finds that no listed tool fits
 
 
 @dataclass
@@ -567,7 +568,7 @@ class Planner:
         stream = self.backend.stream(plan.prompt)
         text_chunks = 0
         usage_seen = False
-        async with _closing(stream):
+        async with closing_stream(stream):
             async for chunk in stream:
                 if chunk.usage is not None:
                     plan.usage = chunk.usage
@@ -614,7 +615,7 @@ class Planner:
         parts: list[str] = [] if self.chat else ["Thought:"]
         usage: Usage | None = None
         stream = self.joiner_backend.stream(request)
-        async with _closing(stream):
+        async with closing_stream(stream):
             async for chunk in stream:
                 if chunk.usage is not None:
                     usage = chunk.usage  # counts so far: the latest wins
@@ -629,17 +630,6 @@ class Planner:
 # Where a plain-completion joiner reply ends: the model starting another turn. Not "\nAction:" (the action follows
 # the thought) and not a blank line (answers may span paragraphs).
 _JOINER_STOPS = ("<END_OF_RESPONSE>", "\nThought:", "\nQuestion:", "\nPlan:", "\n###")
-
-
-@contextlib.asynccontextmanager
-async def _closing(stream: AsyncIterator[Any]) -> AsyncIterator[AsyncIterator[Any]]:
-    """Close a backend's stream when we stop reading it early (async generators have ``aclose``)."""
-    try:
-        yield stream
-    finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def _short(text: str, limit: int = 160) -> str:

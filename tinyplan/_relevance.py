@@ -20,7 +20,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
-from tinyplan._backend import Backend, CompletionRequest, Usage
+from tinyplan._backend import Backend, CompletionRequest, Usage, closing_stream
 
 __all__ = ["RelevanceVerdict", "check_relevance", "first_action_name", "name_words", "prompt_actions", "unlisted_tool"]
 
@@ -123,17 +123,13 @@ async def check_relevance(backend: Backend, request: CompletionRequest, tool_nam
     usage = Usage()
     finish_reason: str | None = None
     stream = backend.stream(free)
-    try:
+    async with closing_stream(stream):
         async for chunk in stream:
             if chunk.usage is not None:
                 usage = chunk.usage
             if chunk.finish_reason is not None:
                 finish_reason = chunk.finish_reason
             chunks.append(chunk.text)
-    finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
     text = "".join(chunks)
     if "(" in text:  # a backend that returns the stop string: cut as the request asked
         text = text[: text.index("(")]
