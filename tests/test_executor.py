@@ -34,6 +34,7 @@ from tinyplan import (
     tool,
 )
 from tinyplan._events import Event
+from tinyplan._executor import RESOLVED_VALUE_CHARS
 from tinyplan._tools import canonical_arguments
 
 pytestmark = pytest.mark.anyio
@@ -157,6 +158,53 @@ async def test_invalid_arguments_and_bad_paths_are_error_observations_and_the_to
     assert results[3].state is TaskState.FAILED and "has no field 'email'" in (results[3].error or "")
     assert results[4].state is TaskState.FAILED and "extra" in (results[4].error or "")
     assert calls == ["lookup X"]
+
+
+async def test_calls_with_references_render_with_the_values_they_ran_with() -> None:
+    tools = make_tools()
+    long_text = "x" * (RESOLVED_VALUE_CHARS + 50)
+    plan = parse_plan(
+        f'1. lookup("Ann")\n2. numbers(2)\n3. echo($1.phone)\n4. send_sms(["$1.phone"], "Hi $3")\n'
+        f'5. echo("{long_text}")\n6. echo(value=[$2, $5])\n7. echo($2[5])\n8. join()',
+        tools,
+    )
+    results = await TaskFetchingUnit(tools).run(plan)
+    assert results[1].resolved_text is None and results[5].resolved_text is None  # nothing to resolve
+    assert results[3].render() == '3. echo("+1-3")\nObservation: +1-3'
+    assert results[4].resolved_text == 'send_sms(["+1-3"], "Hi +1-3")'  # prose references become their text
+    six = results[6].resolved_text or ""
+    assert six.startswith('echo(value=[[0, 1], "xxx') and six.endswith('x…"])')
+    assert len(six) < RESOLVED_VALUE_CHARS + 40  # each resolved value is cut
+    # a reference that cannot be followed keeps the call as written, and the error says what the value is
+    assert results[7].state is TaskState.FAILED and results[7].resolved_text is None
+    assert results[7].render().startswith("7. echo($2[5])\nObservation: ERROR (failed): $2[5]")
+    assert results[4].to_dict()["resolved_call"] == 'send_sms(["+1-3"], "Hi +1-3")'
+
+
+@pytest.mark.parametrize(
+    ("output", "ref", "hint"),
+    [
+        ([{"id": 7, "title": "A"}], "$1[0][0]", "it is an object with the fields id, title (write e.g. $1[0].id)"),
+        ({"films": [1, 2]}, "$1.films.id", "it is a list of 2 item(s) (write e.g. $1.films[0])"),
+        ([], "$1[0]", "it is an empty list"),
+        ({"a b": 1}, "$1[0]", 'it is an object with the fields a b (write e.g. $1["a b"])'),
+    ],
+)
+async def test_a_reference_that_misses_says_what_the_output_is(output: Any, ref: str, hint: str) -> None:
+    @tool
+    def source() -> Any:
+        """Fixed output."""
+        return output
+
+    @tool
+    def sink(value: Any) -> Any:
+        """Echo."""
+        return value
+
+    tools = Toolset([source, sink])
+    results = await TaskFetchingUnit(tools).run(parse_plan(f"1. source()\n2. sink({ref})\n3. join()", tools))
+    assert results[2].state is TaskState.FAILED
+    assert hint in (results[2].error or ""), results[2].error
 
 
 async def test_unknown_tool_in_a_task_list_fails_that_task_only() -> None:

@@ -69,6 +69,10 @@ class TaskResult:
         observation: The tool's return value (any Python object), None unless SUCCEEDED.
         error: Why it did not succeed, written for the model to read; None on success.
         arguments: The validated arguments the tool was called with (references resolved), once known.
+        resolved_text: For a task whose arguments refer to earlier tasks: the call with those references replaced by
+            their values (``reserve(room_id=103)`` for ``reserve(room_id="$1[0]")``), each value cut at
+            `RESOLVED_VALUE_CHARS` characters; None otherwise. The planner and joiner prompts show it instead of
+            ``task.text``, as LLMCompiler's joiner sees the calls as they ran.
         reused: True when a side-effecting call was not run again because an earlier plan already did it.
         queued_at: `time.perf_counter()` seconds when the task reached the executor.
         started_at: When the tool was called (None if it never ran).
@@ -80,6 +84,7 @@ class TaskResult:
     observation: Any = None
     error: str | None = None
     arguments: dict[str, Any] | None = None
+    resolved_text: str | None = None
     reused: bool = False
     queued_at: float = 0.0
     started_at: float | None = None
@@ -99,7 +104,7 @@ class TaskResult:
 
     def render(self) -> str:
         """The task and its observation as the planner and joiner prompts show them."""
-        head = f"{self.task.idx}. {self.task.text}"
+        head = f"{self.task.idx}. {self.resolved_text or self.task.text}"
         if self.task.is_join:
             return head
         if self.state is TaskState.SUCCEEDED:
@@ -122,6 +127,7 @@ class TaskResult:
             "observation": _jsonable(self.observation),
             "error": self.error,
             "arguments": _jsonable(self.arguments),
+            "resolved_call": self.resolved_text,
             "reused": self.reused,
             "duration_s": self.duration,
         }
@@ -136,6 +142,34 @@ def _jsonable(value: Any) -> Any:
         return json.loads(json.dumps(value, default=str))
     except (TypeError, ValueError):
         return str(value)
+
+
+#: How many characters of one resolved argument value `TaskResult.resolved_text` shows.
+RESOLVED_VALUE_CHARS = 200
+
+
+def _py_literal(value: Any) -> str:
+    """``value`` as a Python literal (the plan syntax), long strings cut at `RESOLVED_VALUE_CHARS`."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return repr(value) if math.isfinite(value) else f'"{value}"'
+    if isinstance(value, str):
+        if len(value) > RESOLVED_VALUE_CHARS:
+            value = value[: RESOLVED_VALUE_CHARS - 1] + "…"
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_py_literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_py_literal(str(k))}: {_py_literal(v)}" for k, v in value.items()) + "}"
+    plain = _jsonable(value)
+    return _py_literal(plain) if isinstance(plain, (str, list, dict)) or plain is None else _py_literal(str(plain))
+
+
+def resolved_call_text(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """A call written in plan syntax with already-resolved argument values, e.g. ``reserve(room_id=103)``."""
+    parts = [_py_literal(a) for a in args] + [f"{k}={_py_literal(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
 
 
 def observation_text(value: Any) -> str:
@@ -163,7 +197,7 @@ class _ResolveError(Exception):
 
 
 def _follow(value: Any, path: Sequence[str | int], ref: Ref) -> Any:
-    for step in path:
+    for at, step in enumerate(path):
         try:
             is_list = isinstance(value, Sequence) and not isinstance(value, (str, bytes))
             if isinstance(value, Mapping) or (isinstance(step, int) and is_list):
@@ -175,9 +209,23 @@ def _follow(value: Any, path: Sequence[str | int], ref: Ref) -> Any:
         except (KeyError, IndexError, TypeError):
             raise _ResolveError(
                 f"{ref}: task {ref.task}'s output has no {'index' if isinstance(step, int) else 'field'} {step!r}"
-                f" (output: {observation_text(value)[:200]})"
+                f"{_shape_hint(value, Ref(ref.task, tuple(path[:at])))} (output: {observation_text(value)[:200]})"
             ) from None
     return value
+
+
+def _shape_hint(value: Any, here: Ref) -> str:
+    """What the value at ``here`` is and how to refer into it, for the replan prompt."""
+    if isinstance(value, Mapping) and value:
+        keys = [str(k) for k in list(value)[:8]]
+        first = keys[0]
+        example = f"{here}.{first}" if first.isidentifier() else f"{here}[{json.dumps(first)}]"
+        return f"; it is an object with the fields {', '.join(keys)} (write e.g. {example})"
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        if not value:
+            return "; it is an empty list"
+        return f"; it is a list of {len(value)} item(s) (write e.g. {here}[0])"
+    return ""
 
 
 def _resolve(value: Any, results: Mapping[int, TaskResult]) -> Any:
@@ -447,6 +495,8 @@ class TaskFetchingUnit:
         try:
             args = [_resolve(a, results) for a in task.args] if task.args else []
             kwargs = {k: _resolve(v, results) for k, v in task.kwargs.items()} if task.kwargs else {}
+            if references_in(task.args) or references_in(dict(task.kwargs)):
+                result.resolved_text = resolved_call_text(task.name, args, kwargs)
             result.arguments = tool_.validate(args, kwargs)
         except (_ResolveError, ToolArgumentError) as exc:
             result.state = TaskState.FAILED
