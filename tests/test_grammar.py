@@ -29,7 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinyplan._errors import PlanParseError, TinyplanError, ToolsetError
-from tinyplan._grammar import CHECKED_ACTIONS, GrammarError, plan_grammar
+from tinyplan._grammar import CHECKED_ACTIONS, GrammarError, joiner_grammar, plan_grammar
+from tinyplan._joiner import parse_join
 from tinyplan._parser import Interpolated, Ref, Task, parse_plan
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, tool
 
@@ -749,3 +750,58 @@ def test_natural_tokenization_is_accepted_by_the_sampler(vocab_sampler: VocabSam
     assert rejected
     for case in rejected:
         assert not vocab_sampler.accepts(grammar, case.text), case.name
+
+
+# -------------------------------------------------------------------------------------------- the joiner grammar
+JOINER_OK = [
+    (" Rome is at 19.5 and Paris at 14.0.\nAction: Finish(Rome is warmer: 19.5 °C (Paris: 14.0 °C).)", "finish"),
+    (" The lookup failed.\nAction: Replan(find the contact by e-mail instead)", "replan"),
+    (" ok\nAction: Finish(Done (twice) and (three times).)", "finish"),
+]
+JOINER_BAD = [
+    " ok\nAction: Finish(done) when the observations hold what the question needs.",  # runs on after the action
+    " ok\nAction: Finish(done)\nAction: Replan(more)",  # a second action
+    " ok\nAction: Finish(line one\nline two)",  # the answer is one line
+    " ok\nAction: Finish(a (b (c)) d)",  # parentheses nest one deep
+    " ok\nAction: Finish()",  # an empty answer
+    "\nAction: Finish(no thought)",  # the thought line is not empty
+    " ok\nAction: Answer(x)",
+    " ok\nFinish(x)",
+    " " + "x" * 401 + "\nAction: Finish(x)",  # a thought that runs on
+]
+
+
+def test_joiner_grammar_compiles_and_accepts_exactly_one_thought_and_one_action(engine: GrammarEngine) -> None:
+    grammar = joiner_grammar()
+    engine.free(engine.compile(grammar))
+    for reply, action in JOINER_OK:
+        assert engine.accepts(grammar, reply), reply
+        decision = parse_join("Thought:" + reply)  # the prompt ends with "Thought:"
+        assert decision.action == action
+        assert (decision.answer or decision.reason) == reply[reply.index("(") + 1 : -1]
+    for reply in JOINER_BAD:
+        assert not engine.accepts(grammar, reply), reply
+
+
+def test_joiner_grammar_without_replan_and_for_chat_replies(engine: GrammarEngine) -> None:
+    finish, replan = JOINER_OK[0][0], JOINER_OK[1][0]
+    last_round = joiner_grammar(can_replan=False)
+    assert engine.accepts(last_round, finish) and not engine.accepts(last_round, replan)
+    chat = joiner_grammar(thought_prompted=False)  # a chat reply starts with "Thought:" itself
+    assert engine.accepts(chat, "Thought:" + finish) and engine.accepts(chat, "Thought:" + replan)
+    assert not engine.accepts(chat, finish)
+    assert joiner_grammar() == joiner_grammar()  # deterministic text: backends cache the compiled grammar
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_every_reply_the_joiner_grammar_allows_is_read_by_parse_join(seed: int) -> None:
+    engine = _ENGINE()
+    reply = _random_sentence(engine, joiner_grammar(), random.Random(seed), budget=120)
+    if reply is None:
+        return
+    decision = parse_join("Thought:" + reply)
+    argument = reply[reply.index("\nAction: ") + len("\nAction: ") :]
+    argument = argument[argument.index("(") + 1 : -1]
+    assert (decision.answer if decision.action == "finish" else decision.reason) == argument.strip()
+    assert "\n" not in argument

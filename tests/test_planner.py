@@ -25,6 +25,7 @@ from tinyplan import (
     TinyplanError,
     Token,
     Toolset,
+    joiner_grammar,
     tool,
 )
 
@@ -298,7 +299,7 @@ async def test_unreadable_joiner_reply_is_a_typed_outcome() -> None:
 
 
 async def test_prompt_is_static_prefix_then_query_and_date_at_call_time() -> None:
-    days = iter([dt.date(2026, 1, 5), dt.date(2026, 1, 6)])
+    days = iter([dt.date(2026, 1, 5)] * 2 + [dt.date(2026, 1, 6)] * 2)  # asked by the planner and by the joiner
     backend = ScriptedBackend(["1. join()", FINISH.format("a"), "1. join()", FINISH.format("b")])
     planner = Planner(backend, make_tools(), today=lambda: next(days), chat=True)
     await planner.run("first question")
@@ -308,6 +309,11 @@ async def test_prompt_is_static_prefix_then_query_and_date_at_call_time() -> Non
     assert a.messages[0] == b.messages[0]  # byte-identical static system prompt
     assert "Monday, 2026-01-05" in a.messages[1].content and "first question" in a.messages[1].content
     assert "Tuesday, 2026-01-06" in b.messages[1].content
+    # the joiner too: its static instructions in the system message, the date and question after them
+    ja, jb = backend.requests[1], backend.requests[3]
+    assert ja.messages is not None and jb.messages is not None and ja.messages[0] == jb.messages[0]
+    assert "Monday, 2026-01-05" in ja.messages[1].content and "first question" in ja.messages[1].content
+    assert ja.cache_prefix == ja.messages[0].content
 
 
 async def test_completion_mode_is_the_default_and_sends_one_prompt_with_stop() -> None:
@@ -336,6 +342,45 @@ async def test_completion_joiner_stops_where_the_model_starts_another_turn() -> 
     assert result.answer == "Sent (twice)\nto Sid."
     decision = result.plans[-1].decision
     assert decision is not None and decision.thought == "Sid's number is known."
+
+
+async def test_joiner_reply_is_constrained_by_the_joiner_grammar_when_the_backend_takes_one() -> None:
+    replan = "Thought: no number.\nAction: Replan(look Ana up)"
+    backend = ScriptedBackend(['1. get_phone_number("Ana")\n2. join()', replan, "1. join()", FINISH.format("no")])
+    result = await Planner(backend, make_tools(), max_replans=1, replan_on_error=False).run("Ana's number?")
+    assert result.answer == "no"
+    first_join, last_join = backend.requests[1], backend.requests[3]
+    assert first_join.grammar == joiner_grammar(can_replan=True)
+    assert last_join.grammar == joiner_grammar(can_replan=False)  # no replan left: only Finish
+    # off on request, and off for a backend without grammars (a chat joiner's reply starts with "Thought:")
+    for planner in (
+        Planner(ScriptedBackend(["1. join()", FINISH.format("x")]), make_tools(), joiner_grammar=False),
+        Planner(ScriptedBackend(["1. join()", FINISH.format("x")], supports_grammar=False), make_tools()),
+    ):
+        await planner.run("q")
+        assert isinstance(planner.backend, ScriptedBackend) and planner.backend.requests[1].grammar is None
+    chat = ScriptedBackend(["1. join()", FINISH.format("x")])
+    await Planner(chat, make_tools(), chat=True).run("q")
+    assert chat.requests[1].grammar == joiner_grammar(thought_prompted=False)
+    with pytest.raises(TinyplanError, match="joiner_grammar=False"):
+        Planner(ScriptedBackend([], supports_grammar=False), make_tools(), joiner_grammar=True)
+    grammar_less = ScriptedBackend([], supports_grammar=False)
+    with pytest.raises(TinyplanError, match="joiner_grammar=False"):
+        Planner(ScriptedBackend([]), make_tools(), joiner_backend=grammar_less, joiner_grammar=True)
+
+
+async def test_joiner_prompt_shows_resolved_calls_and_what_the_used_tools_do() -> None:
+    plan = '1. get_phone_number("Sid")\n2. send_sms(["$1"], "Moved to 3pm")\n3. join()'
+    backend = ScriptedBackend([plan, FINISH.format("Texted Sid.")])
+    result = await Planner(backend, make_tools()).run("Text Sid that the meeting moved to 3pm")
+    assert result.answer == "Texted Sid."
+    joiner = backend.requests[1]
+    assert joiner.prompt is not None and joiner.cache_prefix is not None
+    assert joiner.prompt.startswith(joiner.cache_prefix) and "Question:" not in joiner.cache_prefix.split("###")[-1]
+    tail = joiner.prompt[len(joiner.cache_prefix) :]
+    assert '2. send_sms(["+1 555 0101"], "Moved to 3pm")\nObservation: SMS to +1 555 0101' in tail
+    assert " - get_phone_number: Find a contact's phone number." in tail and " - send_sms: Send a text message." in tail
+    assert "add:" not in tail and "contact_card" not in tail  # only the tools the plan used
 
 
 def test_run_sync_and_constructor_errors() -> None:

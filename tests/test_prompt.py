@@ -8,7 +8,7 @@ import jinja2
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from tinyplan import PromptRenderer, Ref, Toolset, parse_plan, tool
+from tinyplan import PromptRenderer, Ref, Toolset, get_tool, parse_plan, tool
 from tinyplan._prompt import RoundView
 
 TODAY = dt.date(2026, 11, 21)
@@ -86,9 +86,17 @@ def test_replan_prompt_snapshot(snapshot: SnapshotAssertion) -> None:
 
 
 def test_joiner_prompt_snapshot(snapshot: SnapshotAssertion) -> None:
+    first = RoundView(results=['1. get_phone_number("Ana")\nObservation: ERROR (failed): no contact'], thought="retry")
     view = RoundView(results=['1. get_phone_number("Sid")\nObservation: +1 555 0101'])
-    assert PromptRenderer().joiner("What is Sid's number?", [view], can_replan=True) == snapshot
-    assert "No more plans" in PromptRenderer().joiner("q", [view], can_replan=False)
+    r = PromptRenderer()
+    used = [get_tool(get_phone_number)]
+    parts = r.joiner("What is Sid's number?", [first, view], can_replan=True, today=TODAY, tools=used)
+    assert parts.text == snapshot
+    # the static part depends only on can_replan and the instructions; the date, question and plans follow it
+    other = r.joiner("Another question?", [view], can_replan=True, today=dt.date(2027, 3, 3))
+    assert other.static == parts.static and "Sid" not in parts.static and "2026" not in parts.static
+    last = r.joiner("q", [view], can_replan=False)
+    assert "No more plans" in last.static and "Replan(" not in last.static
 
 
 def test_static_part_is_identical_across_queries_and_dates() -> None:

@@ -37,7 +37,7 @@ from tinyplan._events import (
     Token,
 )
 from tinyplan._executor import TaskFetchingUnit, TaskResult, TaskState, build_graph, observation_text
-from tinyplan._grammar import GrammarError, plan_grammar
+from tinyplan._grammar import GrammarError, joiner_grammar, plan_grammar
 from tinyplan._joiner import JoinDecision, parse_join
 from tinyplan._model import default_model_path, resolve_model, tiny_model_path
 from tinyplan._parser import END_OF_PLAN, Interpolated, PlanParser, Ref, Task, parse_plan
@@ -111,6 +111,7 @@ __all__ = [
     "complete",
     "count_tokens",
     "get_tool",
+    "joiner_grammar",
     "observation_text",
     "parse_join",
     "parse_plan",

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from tinyplan._errors import TinyplanError
 from tinyplan._tools import Tool, Toolset, as_toolset
 
-__all__ = ["GrammarError", "GrammarLevel", "plan_grammar"]
+__all__ = ["GrammarError", "GrammarLevel", "joiner_grammar", "plan_grammar"]
 
 GrammarLevel = Literal["syntax", "typed"]
 
@@ -178,6 +178,39 @@ def plan_grammar(
         rules.insert(0, f"call ::= {shared['call']}")
     rules += _py_name_rules()
     return "\n".join([*head, *per_action]) + "\n" + _COMMON.strip() + "\n" + "\n".join(rules) + "\n"
+
+
+#: The longest joiner ``Thought:`` text `joiner_grammar` allows (characters).
+JOINER_THOUGHT_CHARS = 400
+
+
+def joiner_grammar(*, can_replan: bool = True, thought_prompted: bool = True) -> str:
+    """The GBNF grammar of a joiner reply: one ``Thought:`` line, then one action line, and nothing after it.
+
+    The action is ``Action: Finish(answer)`` or, when ``can_replan``, ``Action: Replan(reason)`` (LLMCompiler's
+    joiner, Kim et al. 2023). The answer or reason is one line; it may hold parentheses nested one deep, such as
+    ``Finish(Room 103 (the first free one) is booked.)``, and ends at the parenthesis that closes the action, where
+    generation stops. A small model otherwise tends to run on after the action: it copies the prompt's rules into
+    the answer, or writes a second action. Without ``can_replan`` only ``Finish`` is allowed.
+
+    Args:
+        can_replan: Allow ``Replan(...)``.
+        thought_prompted: The prompt already ends with ``Thought:`` (plain completion); otherwise the reply starts
+            with it (chat).
+
+    Returns:
+        GBNF text with the start rule ``root``; every reply it allows is read by `tinyplan.parse_join`.
+    """
+    start = "" if thought_prompted else '"Thought:" '
+    actions = '"Finish("' + (' | "Replan("' if can_replan else "")
+    return "\n".join(
+        [
+            f'root ::= {start}thought "\\n" "Action: " ( {actions} ) text ")"',
+            f"thought ::= [^\\n]{{1,{JOINER_THOUGHT_CHARS}}}",
+            'text ::= ( [^()\\n] | "(" [^()\\n]* ")" )+',
+            "",
+        ]
+    )
 
 
 def _is_count(value: object) -> bool:

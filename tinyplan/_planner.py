@@ -21,7 +21,7 @@ import anyio
 import tokenizers
 from anyio.streams.memory import MemoryObjectSendStream
 
-from tinyplan._backend import Backend, CompletionRequest, Message, Usage, closing_stream
+from tinyplan._backend import Backend, CompletionRequest, Usage, closing_stream
 from tinyplan._errors import BackendError, JoinerError, PlanParseError, TinyplanError
 from tinyplan._events import (
     Event,
@@ -35,9 +35,10 @@ from tinyplan._events import (
     Token,
 )
 from tinyplan._executor import ERROR_STATES, ApproveFn, TaskFetchingUnit, TaskResult, TaskState, observation_text
+from tinyplan._grammar import joiner_grammar, plan_grammar
 from tinyplan._joiner import JoinDecision, parse_join
 from tinyplan._parser import END_OF_PLAN, PlanParser, Task
-from tinyplan._prompt import PromptParts, PromptRenderer, RoundView, count_tokens
+from tinyplan._prompt import PromptParts, PromptRenderer, RoundView, count_tokens, one_line
 from tinyplan._relevance import RelevanceVerdict, check_relevance
 from tinyplan._tools import ToolLike, Toolset, as_toolset, canonical_arguments
 from tinyplan.rag._protocol import ToolRetriever, apply_selection
@@ -218,9 +219,13 @@ class Planner:
             names a tool the toolset does not have, plan no tool call (``1. join()``) instead of letting the
             grammar force a listed tool onto an unrelated request (BFCL's irrelevance category). Costs up to 32
             generated tokens per run (see docs/grammar.md, "Relevance check").
+        joiner_grammar: Constrain the joiner's reply with `tinyplan.joiner_grammar` (one thought line, one
+            Finish/Replan line, nothing after it; only Finish when no replan is left). None (the default): when the
+            joiner backend supports grammars.
 
     Raises:
-        TinyplanError: ``grammar`` is set but the backend does not support grammars.
+        TinyplanError: ``grammar`` or ``joiner_grammar=True`` is set but the (joiner) backend does not support
+            grammars.
     """
 
     def __init__(
@@ -246,6 +251,7 @@ class Planner:
         tokenizer: tokenizers.Tokenizer | None = None,
         renderer: PromptRenderer | None = None,
         relevance_check: bool = False,
+        joiner_grammar: bool | None = None,
     ) -> None:
         if max_replans < 0:
             raise ValueError("max_replans must be 0 or more")
@@ -255,12 +261,18 @@ class Planner:
             raise ValueError(f"grammar must be None, 'syntax' or 'typed', not {grammar!r}")
         if grammar is not None and not getattr(backend, "supports_grammar", False):
             raise TinyplanError(f"{type(backend).__name__} does not support grammars; use grammar=None")
+        joiner = joiner_backend or backend
+        if joiner_grammar and not getattr(joiner, "supports_grammar", False):
+            raise TinyplanError(f"{type(joiner).__name__} does not support grammars; use joiner_grammar=False")
         self.backend = backend
         self.tools = as_toolset(tools)
         self.examples = list(self.tools.examples if examples is None else examples)
         self.instructions = list(self.tools.instructions if instructions is None else instructions)
         self.join: JoinMode = join
-        self.joiner_backend = joiner_backend or backend
+        self.joiner_backend = joiner
+        self.joiner_grammar = (
+            bool(getattr(joiner, "supports_grammar", False)) if joiner_grammar is None else joiner_grammar
+        )
         self.max_replans = max_replans
         self.replan_on_error = replan_on_error
         self.grammar: GrammarLevel | None = grammar
@@ -349,8 +361,6 @@ class Planner:
             return None
         key = (self.grammar, *toolset.names)
         if key not in self._grammar_cache:
-            from tinyplan._grammar import plan_grammar
-
             self._grammar_cache[key] = plan_grammar(toolset, self.grammar)
         return self._grammar_cache[key]
 
@@ -381,7 +391,7 @@ class Planner:
                     if t is not None and t.side_effects:
                         reuse[canonical_arguments(t.name, r.arguments)] = r.observation
                         call = ", ".join(f"{k}={v!r}" for k, v in r.arguments.items())
-                        done_side_effects.append(f"{t.name}({call}) -> {_short(observation_text(r.observation))}")
+                        done_side_effects.append(f"{t.name}({call}) -> {one_line(observation_text(r.observation))}")
 
             can_replan = round_no < self.max_replans
             errors = [r for r in plan.failed if r.state is not TaskState.REFUSED]
@@ -604,14 +614,27 @@ class Planner:
         emit: Callable[[Event], None],
         round_no: int,
     ) -> JoinDecision:
-        prompt = self.renderer.joiner(query, views, can_replan=can_replan, instructions=())
+        used = {name for view in views for name in view.tools}
+        prompt = self.renderer.joiner(
+            query,
+            views,
+            can_replan=can_replan,
+            today=self.today(),
+            tools=[t for t in self.tools if t.name in used],
+        )
+        grammar = joiner_grammar(can_replan=can_replan, thought_prompted=not self.chat) if self.joiner_grammar else None
         if self.chat:
-            request = CompletionRequest(
-                messages=(Message("user", prompt),), max_tokens=self.max_tokens, stop=("<END_OF_RESPONSE>",)
-            )
+            stop = ("<END_OF_RESPONSE>",)
+            request = prompt.request(chat=True, stop=stop, max_tokens=self.max_tokens, grammar=grammar)
         else:
             # a plain completion has no end-of-turn token: stop where the model would start another turn
-            request = CompletionRequest(prompt=prompt + "\nThought:", max_tokens=self.max_tokens, stop=_JOINER_STOPS)
+            request = CompletionRequest(
+                prompt=prompt.text + "\nThought:",
+                max_tokens=self.max_tokens,
+                stop=_JOINER_STOPS,
+                grammar=grammar,
+                cache_prefix=prompt.static,
+            )
         parts: list[str] = [] if self.chat else ["Thought:"]
         usage: Usage | None = None
         stream = self.joiner_backend.stream(request)
@@ -632,14 +655,13 @@ class Planner:
 _JOINER_STOPS = ("<END_OF_RESPONSE>", "\nThought:", "\nQuestion:", "\nPlan:", "\n###")
 
 
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _view(plan: Plan, thought: str) -> RoundView:
+    done = [r for r in plan.results if not r.task.is_join]
     return RoundView(
-        results=[r.render() for r in plan.results if not r.task.is_join], parse_error=plan.parse_error, thought=thought
+        results=[r.render() for r in done],
+        parse_error=plan.parse_error,
+        thought=thought,
+        tools=tuple(dict.fromkeys(r.task.name for r in done)),
     )
 
 
@@ -650,7 +672,7 @@ def _observations_answer(plan: Plan) -> str:
         if r.task.is_join:
             continue
         if r.ok:
-            lines.append(f"{r.task.idx}. {r.task.name}: {_short(observation_text(r.observation), 500)}")
+            lines.append(f"{r.task.idx}. {r.task.name}: {one_line(observation_text(r.observation), 500)}")
         else:
             lines.append(f"{r.task.idx}. {r.task.name}: ERROR ({r.state.value}): {r.error}")
     if plan.parse_error:

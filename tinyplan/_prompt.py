@@ -66,11 +66,13 @@ class RoundView:
         results: Each task rendered with its observation (`TaskResult.render`), in plan order.
         parse_error: Why the plan text stopped parsing, if it did.
         thought: The joiner's thought or the replan reason.
+        tools: The names of the tools the plan called, in order of first use.
     """
 
     results: list[str]
     parse_error: str | None = None
     thought: str = ""
+    tools: tuple[str, ...] = ()
 
 
 class PromptRenderer:
@@ -138,16 +140,31 @@ class PromptRenderer:
         return PromptParts(static, tail)
 
     def joiner(
-        self, query: str, rounds: Sequence[RoundView], *, can_replan: bool, instructions: Sequence[str] = ()
-    ) -> str:
-        """The joiner prompt: the question, the executed plan(s) with observations, Finish/Replan instructions."""
-        return self._render(
-            "joiner.jinja2",
-            query=query.strip(),
-            rounds=list(rounds),
-            can_replan=can_replan,
-            instructions=list(instructions),
+        self,
+        query: str,
+        rounds: Sequence[RoundView],
+        *,
+        can_replan: bool,
+        instructions: Sequence[str] = (),
+        today: dt.date | None = None,
+        tools: Iterable[Tool] = (),
+    ) -> PromptParts:
+        """The joiner prompt: ``static`` holds the Finish/Replan instructions and examples (the same for every
+        request with the same ``can_replan`` and ``instructions``), ``tail`` the date (default: the date at call
+        time), what each of ``tools`` (the actions the plans used) does, the question and the executed plan(s) with
+        their observations. The tool descriptions tell the joiner what a bare observation means (its unit, say)."""
+        static = self._render("joiner.jinja2", can_replan=can_replan, instructions=list(instructions))
+        actions = [(t.name, one_line(t.description, 300) or "(no description)") for t in tools]
+        tail = self._render(
+            "joiner_query.jinja2", today=_date_text(today), query=query.strip(), rounds=list(rounds), actions=actions
         )
+        return PromptParts(static, tail)
+
+
+def one_line(text: str, limit: int = 160) -> str:
+    """``text`` on one line (runs of whitespace become one space), cut to ``limit`` characters with "…"."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _date_text(today: dt.date | None) -> str:
