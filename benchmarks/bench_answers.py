@@ -4,7 +4,8 @@ Runs every scenario of ``benchmarks/answer_scenarios.py`` through `Planner.run` 
 the answer holds the required facts, whether the side effects are right, the status, the number of plans and the
 seconds; then the totals. Run::
 
-    python benchmarks/bench_answers.py [--grammar typed|syntax|none] [--joiner-grammar on|off] [--only NAME]
+    python benchmarks/bench_answers.py [--backend llama-cpp|llama-server] [--grammar typed|syntax|none]
+        [--joiner-grammar on|off] [--only NAME ...] [-v]
 
 Hold ``flock /tmp/tinyplan-model.lock`` if other model jobs may run.
 """
@@ -23,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from answer_scenarios import SCENARIOS, Outcome, World, judge
 
-from tinyplan import Planner
+from tinyplan import Backend, Planner
 from tinyplan._model import default_model_path
-from tinyplan.backends import LlamaCppBackend
+from tinyplan.backends import LlamaCppBackend, LlamaServerProcess
 
 
 def _short(text: str | None, n: int = 90) -> str:
@@ -34,7 +35,14 @@ def _short(text: str | None, n: int = 90) -> str:
 
 
 async def main(args: argparse.Namespace) -> None:
-    backend = LlamaCppBackend(default_model_path(), n_ctx=8192)
+    if args.backend == "llama-server":
+        with LlamaServerProcess(default_model_path(), ctx_size=8192) as server:
+            await run_all(args, server.backend())
+    else:
+        await run_all(args, LlamaCppBackend(default_model_path(), n_ctx=8192))
+
+
+async def run_all(args: argparse.Namespace, backend: Backend) -> None:
     grammar = None if args.grammar == "none" else args.grammar
     options: dict[str, Any] = {}
     if args.joiner_grammar is not None:
@@ -77,6 +85,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["llama-cpp", "llama-server"], default="llama-cpp")
     parser.add_argument("--grammar", choices=["typed", "syntax", "none"], default="typed")
     parser.add_argument("--joiner-grammar", choices=["on", "off"], default=None)
     parser.add_argument("--max-replans", type=int, default=1)
