@@ -34,7 +34,7 @@ from tinyplan import (
     tool,
 )
 from tinyplan._events import Event
-from tinyplan._executor import RESOLVED_VALUE_CHARS
+from tinyplan._executor import RESOLVED_VALUE_CHARS, _field_for
 from tinyplan._tools import canonical_arguments
 
 pytestmark = pytest.mark.anyio
@@ -205,6 +205,59 @@ async def test_a_reference_that_misses_says_what_the_output_is(output: Any, ref:
     results = await TaskFetchingUnit(tools).run(parse_plan(f"1. source()\n2. sink({ref})\n3. join()", tools))
     assert results[2].state is TaskState.FAILED
     assert hint in (results[2].error or ""), results[2].error
+
+
+async def test_an_object_given_for_a_scalar_parameter_yields_its_matching_field() -> None:
+    calls: list[str] = []
+
+    @tool
+    def search() -> list[dict[str, Any]]:
+        """Places, each with its id and name."""
+        return [{"id": 881, "name": "Alfama"}, {"id": 902, "name": "Baixa"}]
+
+    @tool
+    def reviews(stay_id: int) -> str:
+        """Reviews of a place."""
+        calls.append(f"reviews {stay_id}")
+        return f"reviews of {stay_id}"
+
+    @tool
+    def hours(name: str, day: int | None = None) -> str:
+        """Opening hours."""
+        calls.append(f"hours {name}")
+        return "9-5"
+
+    @tool
+    def count_of(count: int) -> int:
+        """Needs a number no field is named for."""
+        return count
+
+    @tool
+    def keep(place: dict[str, Any]) -> str:
+        """Takes the whole object."""
+        return str(place["id"])
+
+    tools = Toolset([search, reviews, hours, count_of, keep])
+    plan = (
+        '1. search()\n2. reviews(stay_id="$1[0]")\n3. hours("$1[1]", day=2)\n4. count_of("$1[0]")\n'
+        '5. keep("$1[0]")\n6. reviews(stay_id="Stay $1[0]")\n7. join()'
+    )
+    results = await TaskFetchingUnit(tools).run(parse_plan(plan, tools))
+    # "*id" takes the object's id; a parameter takes the field of its own name; the call shows the value used
+    assert results[2].ok and results[2].arguments == {"stay_id": 881}
+    assert results[2].render() == "2. reviews(stay_id=881)\nObservation: reviews of 881"
+    assert results[3].ok and results[3].arguments == {"name": "Baixa", "day": 2}
+    assert results[3].resolved_text == 'hours("Baixa", day=2)'
+    # no field fits: the validation error says what the object holds and how to refer into it
+    assert results[4].state is TaskState.FAILED
+    assert results[4].error == (
+        "invalid arguments for count_of(count: int) -> int: count: Input should be a valid integer; "
+        "count got $1[0], an object with the fields id, name (write e.g. $1[0].id)"
+    )
+    # a parameter that takes the object gets it whole; a reference inside prose is text, never a field
+    assert results[5].ok and results[5].observation == "881"
+    assert results[6].state is TaskState.FAILED and "stay_id got" not in (results[6].error or "")
+    assert calls == ["reviews 881", "hours Baixa"]
 
 
 async def test_unknown_tool_in_a_task_list_fails_that_task_only() -> None:
@@ -581,3 +634,19 @@ def test_random_dags_run_each_task_once_after_its_dependencies_with_roots_overla
             assert position[("end", d)] < position[("start", i)]
         expected[i] = i + sum(expected[d] for d in deps)
         assert results[i].observation == expected[i]
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "field"),
+    [
+        ("propertyId", {"id": 1, "name": "x"}, "id"),  # camelCase *Id
+        ("movie_id", {"ID": 7}, "ID"),  # case-insensitive
+        ("name", {"Name": "a", "id": 1}, "Name"),  # the parameter's own name first
+        ("title", {"id": 1, "name": "x"}, None),  # nothing fits
+        ("stay_id", {"id": 1, "Id": 2}, None),  # ambiguous
+        ("guid", {"uuid": 1}, None),  # only a field named exactly "id"
+        ("paid", {"id": 1}, None),  # "*id" only as "_id" or "Id"
+    ],
+)
+def test_which_field_a_parameter_means(parameter: str, value: dict[str, Any], field: str | None) -> None:
+    assert _field_for(parameter, value) == field

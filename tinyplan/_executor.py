@@ -13,6 +13,8 @@ import inspect
 import json
 import math
 import time
+import types
+import typing
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -212,6 +214,73 @@ def _follow(value: Any, path: Sequence[str | int], ref: Ref) -> Any:
                 f"{_shape_hint(value, Ref(ref.task, tuple(path[:at])))} (output: {observation_text(value)[:200]})"
             ) from None
     return value
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def _is_scalar(annotation: Any) -> bool:
+    if annotation in _SCALARS:
+        return True
+    options = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return (
+        bool(options)
+        and typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        and all(a in _SCALARS for a in options)
+    )
+
+
+def _field_for(parameter: str, value: Mapping[str, Any]) -> str | None:
+    """The one field of ``value`` a parameter means: its own name, else ``id`` for ``*_id`` and ``*Id``."""
+    keys = [k for k in value if isinstance(k, str)]
+    same = [k for k in keys if k.casefold() == parameter.casefold()]
+    if len(same) == 1:
+        return same[0]
+    if parameter.casefold() == "id" or parameter.casefold().endswith("_id") or parameter.endswith("Id"):
+        ids = [k for k in keys if k.casefold() == "id"]
+        if len(ids) == 1:
+            return ids[0]
+    return None
+
+
+def _take_fields(
+    tool_: Tool, task: Task, args: list[Any], kwargs: dict[str, Any], error: ToolArgumentError
+) -> tuple[list[Any], dict[str, Any]]:
+    """Retry a call whose exact ``$N`` reference gave an object where the parameter takes a scalar.
+
+    A small model writes ``get_reviews(stay_id="$1[0]")`` for "the first result's id" when the first result is
+    ``{"id": 881, "name": ...}``. For such a parameter (str, int, float or bool) the object's field of the same name
+    is taken (case-insensitively), or its ``id`` field for a parameter named ``*_id`` or ``*Id`` — only when exactly
+    one field fits.
+
+    Returns:
+        The arguments with those fields taken.
+
+    Raises:
+        ToolArgumentError: No parameter fits; the message is ``error``'s, plus what each such object holds and how
+            to refer into it.
+    """
+    raw = tool_.bind(task.args, task.kwargs)
+    positional = {p.name: i for i, p in enumerate(tool_.parameters[: len(args)])}
+    hints: list[str] = []
+    changed = False
+    for p in tool_.parameters:
+        ref = raw.get(p.name)
+        value = args[positional[p.name]] if p.name in positional else kwargs.get(p.name)
+        if not isinstance(ref, Ref) or not isinstance(value, Mapping) or not _is_scalar(p.annotation):
+            continue
+        key = _field_for(p.name, value)
+        if key is None:
+            hints.append(f"{p.name} got {ref}, {_shape_hint(value, ref).removeprefix('; it is ')}")
+            continue
+        if p.name in positional:
+            args[positional[p.name]] = value[key]
+        else:
+            kwargs[p.name] = value[key]
+        changed = True
+    if not changed:
+        raise ToolArgumentError("; ".join([str(error), *hints]))
+    return args, kwargs
 
 
 def _shape_hint(value: Any, here: Ref) -> str:
@@ -495,9 +564,13 @@ class TaskFetchingUnit:
         try:
             args = [_resolve(a, results) for a in task.args] if task.args else []
             kwargs = {k: _resolve(v, results) for k, v in task.kwargs.items()} if task.kwargs else {}
+            try:
+                result.arguments = tool_.validate(args, kwargs)
+            except ToolArgumentError as exc:
+                args, kwargs = _take_fields(tool_, task, args, kwargs, exc)
+                result.arguments = tool_.validate(args, kwargs)
             if references_in(task.args) or references_in(dict(task.kwargs)):
                 result.resolved_text = resolved_call_text(task.name, args, kwargs)
-            result.arguments = tool_.validate(args, kwargs)
         except (_ResolveError, ToolArgumentError) as exc:
             result.state = TaskState.FAILED
             result.error = str(exc)

@@ -316,7 +316,7 @@ class Tool:
             ToolArgumentError: Too many positional arguments, an unknown or repeated keyword, a missing required
                 argument, or a value of the wrong type. The message is written for the model to read.
         """
-        bound = self._bind(args, kwargs)
+        bound = self.bind(args, kwargs)
         try:
             model = self._model.model_validate(bound)
         except pydantic.ValidationError as exc:
@@ -332,7 +332,7 @@ class Tool:
         Raises:
             ToolArgumentError: As `validate`, for everything but the deferred values' types.
         """
-        bound = self._bind(args, kwargs)
+        bound = self.bind(args, kwargs)
         try:
             self._model.model_validate(bound)
         except pydantic.ValidationError as exc:
@@ -340,7 +340,12 @@ class Tool:
             if errors:
                 raise ToolArgumentError(self._problems(errors)) from None
 
-    def _bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Map positional and keyword arguments to parameter names, without validating the values.
+
+        Raises:
+            ToolArgumentError: Too many positional arguments, or a parameter given twice.
+        """
         if len(args) > len(self.parameters):
             raise ToolArgumentError(
                 f"{self.name}() takes {len(self.parameters)} argument(s) but {len(args)} were given; "
