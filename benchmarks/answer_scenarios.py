@@ -24,6 +24,8 @@ class World:
     booked: list[tuple[int, str, str]] = field(default_factory=list)
     sent: list[tuple[list[str], str]] = field(default_factory=list)
     events: list[tuple[str, str]] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    emails: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -402,5 +404,240 @@ SCENARIOS: tuple[Scenario, ...] = (
         "How many kilometres is 5 miles, and what is 70 °F in Celsius?",
         _units,
         answer_has=(("8.05", "8.0"), ("21.1", "21")),
+    ),
+)
+
+
+# ------------------------------------------------------------------------------------------- held-out scenarios
+# Written after the joiner prompt was settled on SCENARIOS, and run once: a check that it was not fitted to them.
+def _stays(world: World) -> list[Callable[..., Any]]:
+    places = [
+        {"id": 881, "name": "Alfama Loft"},
+        {"id": 902, "name": "Baixa Studio"},
+        {"id": 915, "name": "Belem House"},
+    ]
+    reviews = {
+        881: ["A quiet street and a friendly host.", "Steep stairs, lovely loft."],
+        902: ["Great view over the square.", "Noisy at night."],
+        915: ["Close to the tower."],
+    }
+
+    @tool
+    def search_stays(city: str) -> list[dict[str, Any]]:
+        """Find places to stay in a city, best rated first: each with its id and name.
+
+        Args:
+            city: The city.
+        """
+        return places if city.split(",")[0].strip().casefold() == "lisbon" else []
+
+    @tool
+    def get_stay_reviews(stay_id: int) -> list[str]:
+        """The guest reviews of a place to stay.
+
+        Args:
+            stay_id: The place's id.
+        """
+        if stay_id not in reviews:
+            raise LookupError(f"no place with id {stay_id}")
+        return reviews[stay_id]
+
+    @tool
+    def get_stay_price(stay_id: int) -> dict[str, Any]:
+        """The price of one night at a place to stay.
+
+        Args:
+            stay_id: The place's id.
+        """
+        prices = {881: 120, 902: 95, 915: 140}
+        if stay_id not in prices:
+            raise LookupError(f"no place with id {stay_id}")
+        return {"amount": prices[stay_id], "currency": "EUR"}
+
+    @tool
+    def convert_currency(amount: float, from_currency: str, to_currency: str) -> float:
+        """Convert an amount of money at today's rate.
+
+        Args:
+            amount: The amount to convert.
+            from_currency: ISO code of the amount's currency, such as "EUR".
+            to_currency: ISO code of the currency wanted, such as "USD".
+        """
+        if (from_currency.upper(), to_currency.upper()) != ("EUR", "USD"):
+            raise ValueError(f"no rate for {from_currency} to {to_currency}")
+        return round(amount * 1.087, 2)
+
+    return [search_stays, get_stay_reviews, get_stay_price, convert_currency]
+
+
+def _articles(world: World) -> list[Callable[..., Any]]:
+    @tool
+    def search_articles(query: str) -> list[dict[str, str]]:
+        """Search news and science articles: each with its title and year.
+
+        Args:
+            query: What to search for.
+        """
+        return [
+            {"title": "Sodium cells for home storage", "year": "2026"},
+            {"title": "Cheaper grid batteries", "year": "2025"},
+        ]
+
+    @tool(side_effects=True)
+    def write_file(path: str, text: str) -> str:
+        """Write a text file (replacing it if it exists).
+
+        Args:
+            path: The file's path.
+            text: The text to write.
+        """
+        world.files[path] = text
+        return f"Wrote {len(text)} characters to {path}."
+
+    return [search_articles, write_file]
+
+
+def _movies_search(world: World) -> list[Callable[..., Any]]:
+    @tool
+    def search_movie(title: str) -> dict[str, Any]:
+        """Find a movie by its title: its id, title and year.
+
+        Args:
+            title: The movie's title.
+        """
+        if "harbor" not in title.casefold():
+            raise LookupError(f"no movie titled {title!r}")
+        return {"id": 7702, "title": "Paper Harbor", "year": 2025}
+
+    @tool
+    def get_similar_movies(movie_id: int) -> list[str]:
+        """Titles of movies similar to a movie.
+
+        Args:
+            movie_id: The movie's id.
+        """
+        if movie_id != 7702:
+            raise LookupError(f"no movie with id {movie_id}")
+        return ["Glass Tide", "The Ferryman's Daughter", "North Pier"]
+
+    return [search_movie, get_similar_movies]
+
+
+def _mail(world: World) -> list[Callable[..., Any]]:
+    @tool
+    def get_email_address(name: str) -> str:
+        """Find a contact's e-mail address.
+
+        Args:
+            name: The contact's name.
+        """
+        if not name.casefold().startswith("maya"):
+            raise LookupError(f"no contact named {name!r}")
+        return "maya.chen@example.com"
+
+    @tool
+    def get_forecast(city: str, days_ahead: int) -> str:
+        """The weather forecast for a city.
+
+        Args:
+            city: The city.
+            days_ahead: 0 for today, 1 for tomorrow, up to 5.
+        """
+        return "Sunny, 22 °C" if days_ahead == 1 else "Cloudy, 18 °C"
+
+    @tool(side_effects=True)
+    def send_email(to: str, subject: str, body: str) -> str:
+        """Send an e-mail.
+
+        Args:
+            to: The recipient's address.
+            subject: The subject line.
+            body: The text.
+        """
+        world.emails.append((to, subject, body))
+        return f"E-mail sent to {to}."
+
+    return [get_email_address, get_forecast, send_email]
+
+
+def _pharmacy(world: World) -> list[Callable[..., Any]]:
+    @tool
+    def search_nearby(place: str, kind: str) -> list[dict[str, Any]]:
+        """Find places of a kind near a place, nearest first: each with its name and distance in metres.
+
+        Args:
+            place: Where to search around.
+            kind: What to look for, such as "pharmacy".
+        """
+        return [{"name": "Farmacia Central", "distance_m": 350}, {"name": "Farmacia Luz", "distance_m": 900}]
+
+    @tool
+    def get_opening_hours(name: str) -> str:
+        """Today's opening hours of a shop or business.
+
+        Args:
+            name: Its name.
+        """
+        hours = {"farmacia central": "08:00-20:00", "farmacia luz": "09:00-19:00"}
+        if name.casefold() not in hours:
+            raise LookupError(f"no business named {name!r}")
+        return hours[name.casefold()]
+
+    return [search_nearby, get_opening_hours]
+
+
+def _saved_titles(world: World) -> bool:
+    text = world.files.get("notes/batteries.txt", "").casefold()
+    return "sodium cells for home storage" in text and "cheaper grid batteries" in text
+
+
+def _mailed_forecast(world: World) -> bool:
+    return any(to == "maya.chen@example.com" and "22" in body for to, _, body in world.emails)
+
+
+HELDOUT: tuple[Scenario, ...] = (
+    Scenario(
+        "stay-reviews",
+        "Find places to stay in Lisbon and show me the reviews of the first two.",
+        _stays,
+        answer_has=(("quiet", "friendly"), ("view", "noisy")),
+        dependent=True,
+    ),
+    Scenario(
+        "stay-price-usd",
+        "How much is one night at the best rated place to stay in Lisbon, in US dollars?",
+        _stays,
+        answer_has=(("130.44", "130.4", "130"),),
+        dependent=True,
+    ),
+    Scenario(
+        "save-titles",
+        "Search for articles about home batteries and save their titles to notes/batteries.txt.",
+        _articles,
+        answer_has=(("notes/batteries.txt", "batteries.txt"),),
+        effect=_saved_titles,
+        dependent=True,
+    ),
+    Scenario(
+        "similar-movies",
+        "Find the movie Paper Harbor and list movies similar to it.",
+        _movies_search,
+        answer_has=(("glass tide",), ("north pier",)),
+        dependent=True,
+    ),
+    Scenario(
+        "email-forecast",
+        "Email Maya Chen tomorrow's weather forecast for Lisbon.",
+        _mail,
+        answer_has=(("maya",),),
+        effect=_mailed_forecast,
+        dependent=True,
+    ),
+    Scenario(
+        "pharmacy-hours",
+        "When is the nearest pharmacy to Rossio Square open today?",
+        _pharmacy,
+        answer_has=(("08:00", "8:00", "8 am", "8am"), ("20:00", "8 pm", "8pm")),
+        dependent=True,
     ),
 )

@@ -5,7 +5,7 @@ the answer holds the required facts, whether the side effects are right, the sta
 seconds; then the totals. Run::
 
     python benchmarks/bench_answers.py [--backend llama-cpp|llama-server] [--grammar typed|syntax|none]
-        [--joiner-grammar on|off] [--only NAME ...] [-v]
+        [--joiner-grammar on|off] [--set main|heldout|all] [--only NAME ...] [-v]
 
 Hold ``flock /tmp/tinyplan-model.lock`` if other model jobs may run.
 """
@@ -22,7 +22,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from answer_scenarios import SCENARIOS, Outcome, World, judge
+from answer_scenarios import HELDOUT, SCENARIOS, Outcome, World, judge
 
 from tinyplan import Backend, Planner
 from tinyplan._model import default_model_path
@@ -47,13 +47,13 @@ async def run_all(args: argparse.Namespace, backend: Backend) -> None:
     options: dict[str, Any] = {}
     if args.joiner_grammar is not None:
         options["joiner_grammar"] = args.joiner_grammar == "on"
+    pool = {"main": SCENARIOS, "heldout": HELDOUT, "all": SCENARIOS + HELDOUT}[args.set]
+    chosen = [s for s in pool if not args.only or s.name in args.only]
     outcomes: list[Outcome] = []
     print("| scenario | ok | answer facts | effects | status | plans | s | answer |")
     print("|---|---|---|---|---|---:|---:|---|")
     try:
-        for scenario in SCENARIOS:
-            if args.only and scenario.name not in args.only:
-                continue
+        for scenario in chosen:
             world = World()
             planner = Planner(backend, scenario.tools(world), grammar=grammar, max_replans=args.max_replans, **options)
             started = time.perf_counter()
@@ -75,8 +75,7 @@ async def run_all(args: argparse.Namespace, backend: Backend) -> None:
         await backend.aclose()
     n = len(outcomes)
     ok = sum(o.ok for o in outcomes)
-    ran = [s for s in SCENARIOS if not args.only or s.name in args.only]
-    dep = [o for o, s in zip(outcomes, ran, strict=True) if s.dependent]
+    dep = [o for o, s in zip(outcomes, chosen, strict=True) if s.dependent]
     secs = sorted(o.seconds for o in outcomes)
     print()
     print(f"answered correctly: {ok}/{n}; dependent requests: {sum(o.ok for o in dep)}/{len(dep)}; ", end="")
@@ -89,6 +88,7 @@ if __name__ == "__main__":
     parser.add_argument("--grammar", choices=["typed", "syntax", "none"], default="typed")
     parser.add_argument("--joiner-grammar", choices=["on", "off"], default=None)
     parser.add_argument("--max-replans", type=int, default=1)
+    parser.add_argument("--set", choices=["main", "heldout", "all"], default="main", help="which scenarios")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("-v", "--verbose", action="store_true", help="print plans and joiner replies to stderr")
     anyio.run(main, parser.parse_args())

@@ -28,7 +28,7 @@ sc = _load()
 
 
 def scenario(name: str) -> object:
-    return next(s for s in sc.SCENARIOS if s.name == name)
+    return next(s for s in sc.SCENARIOS + sc.HELDOUT if s.name == name)
 
 
 async def run(name: str, plan: str, join: str) -> object:
@@ -65,13 +65,21 @@ async def test_made_up_values_and_wrong_comparisons_fail() -> None:
     assert not wrong.answer_ok and right.answer_ok
 
 
+async def test_held_out_effects_need_every_value_the_request_names() -> None:
+    one_title = '1. search_articles("home batteries")\n2. write_file("notes/batteries.txt", "$1[0].title")\n3. join()'
+    both = '1. search_articles("home batteries")\n2. write_file("notes/batteries.txt", "Titles: $1")\n3. join()'
+    done = "Thought: saved.\nAction: Finish(I saved the titles to notes/batteries.txt.)"
+    assert not (await run("save-titles", one_title, done)).effect_ok
+    assert (await run("save-titles", both, done)).ok
+
+
 def test_scenarios_are_well_formed() -> None:
-    names = [s.name for s in sc.SCENARIOS]
-    assert len(names) == len(set(names)) == 12
-    for s in sc.SCENARIOS:
+    names = [s.name for s in sc.SCENARIOS + sc.HELDOUT]
+    assert len(names) == len(set(names)) == 18
+    for s in sc.SCENARIOS + sc.HELDOUT:
         tools = [get_tool(f) for f in s.tools(sc.World())]
         assert tools and all(t.description for t in tools), s.name
         assert s.answer_has, s.name
-    assert sum(s.dependent for s in sc.SCENARIOS) == 6
+    assert sum(s.dependent for s in sc.SCENARIOS) == 6 and all(s.dependent for s in sc.HELDOUT)
     assert sc.judge  # the numbers with thousands separators are compared without them
     assert sc._norm("1,250.5 EUR") == "1250.5 eur"

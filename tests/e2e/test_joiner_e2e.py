@@ -1,9 +1,11 @@
 """The LLM joiner on real input: the default model plans, real tools run, and the joiner's answer is checked.
 
-Four scenarios of ``benchmarks/answer_scenarios.py`` (the full set is measured by ``benchmarks/bench_answers.py``):
+Five scenarios of ``benchmarks/answer_scenarios.py`` (the full set is measured by ``benchmarks/bench_answers.py``):
 a dependent booking (the room id comes from the search), two texts whose numbers come from lookups, a tool that
-fails (the answer must not make up a temperature), and a rating of a search result. Each is judged on the answer's
-facts and the tools' side effects, with the planner configured as `Planner` is by default plus the typed grammar.
+fails (the answer must not make up a temperature), a rating of a search result, and the reviews of two search
+results that the model refers to as ``"$1[0]"`` (objects, whose ``id`` the parameter ``stay_id`` takes). Each is
+judged on the answer's facts and the tools' side effects, with the planner configured as `Planner` is by default
+plus the typed grammar.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _load_scenarios() -> ModuleType:
 
 
 scenarios = _load_scenarios()
-CHECKED = ("book-room", "text-two", "unknown-city", "restaurant-rating")
+CHECKED = ("book-room", "text-two", "unknown-city", "restaurant-rating", "stay-reviews")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def backend() -> Iterator[LlamaCppBackend]:
 
 @pytest.mark.parametrize("name", CHECKED)
 async def test_default_model_answers_from_the_observations(backend: LlamaCppBackend, name: str) -> None:
-    scenario = next(s for s in scenarios.SCENARIOS if s.name == name)
+    scenario = next(s for s in scenarios.SCENARIOS + scenarios.HELDOUT if s.name == name)
     world = scenarios.World()
     planner = Planner(backend, scenario.tools(world), grammar="typed")
     assert planner.joiner_grammar  # on by default: the in-process backend takes grammars
