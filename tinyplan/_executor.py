@@ -27,7 +27,7 @@ from anyio.abc import TaskGroup
 
 from tinyplan._errors import PlanValidationError
 from tinyplan._events import Event, TaskFinished, TaskStarted
-from tinyplan._parser import JOIN, Interpolated, Ref, Task, references_in
+from tinyplan._parser import JOIN, Interpolated, Ref, Task, plan_literal, references_in
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, canonical_arguments
 
 __all__ = [
@@ -150,27 +150,13 @@ def _jsonable(value: Any) -> Any:
 RESOLVED_VALUE_CHARS = 200
 
 
-def _py_literal(value: Any) -> str:
-    """``value`` as a Python literal (the plan syntax), long strings cut at `RESOLVED_VALUE_CHARS`."""
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, (int, float)):
-        return repr(value) if math.isfinite(value) else f'"{value}"'
-    if isinstance(value, str):
-        if len(value) > RESOLVED_VALUE_CHARS:
-            value = value[: RESOLVED_VALUE_CHARS - 1] + "…"
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_py_literal(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_py_literal(str(k))}: {_py_literal(v)}" for k, v in value.items()) + "}"
-    plain = _jsonable(value)
-    return _py_literal(plain) if isinstance(plain, (str, list, dict)) or plain is None else _py_literal(str(plain))
-
-
 def resolved_call_text(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
     """A call written in plan syntax with already-resolved argument values, e.g. ``reserve(room_id=103)``."""
-    parts = [_py_literal(a) for a in args] + [f"{k}={_py_literal(v)}" for k, v in kwargs.items()]
+
+    def lit(value: Any) -> str:
+        return plan_literal(value, max_chars=RESOLVED_VALUE_CHARS, default=_jsonable)
+
+    parts = [lit(a) for a in args] + [f"{k}={lit(v)}" for k, v in kwargs.items()]
     return f"{name}({', '.join(parts)})"
 
 

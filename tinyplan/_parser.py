@@ -30,9 +30,11 @@ Rules (also in docs/plan-syntax.md):
 from __future__ import annotations
 
 import ast
+import json
+import math
 import re
 import warnings
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -654,6 +656,43 @@ def _resolve_strings(value: Any, p: _Pending, line: str, earlier: Collection[int
     if isinstance(value, dict):
         return {k: _resolve_strings(v, p, line, earlier) for k, v in value.items()}
     return value
+
+
+def plan_literal(
+    value: Any,
+    *,
+    quote_refs: bool = False,
+    max_chars: int | None = None,
+    default: Callable[[Any], Any] | None = None,
+) -> str:
+    """Write ``value`` as a literal of the plan syntax (what `PlanParser` reads back), recursively.
+
+    Strings are double-quoted (JSON escapes); None and booleans as Python writes them; a `Ref` as ``$N...`` (quoted
+    with ``quote_refs``) and an `Interpolated` string with its references in place. ``max_chars`` cuts longer
+    strings with "…". Other values are written as ``repr`` writes them, or, with ``default``, as the literal of
+    what ``default`` turns them into (it must return JSON-compatible data).
+    """
+
+    def lit(v: Any) -> str:
+        if isinstance(v, Ref):
+            return json.dumps(str(v)) if quote_refs else str(v)
+        if isinstance(v, Interpolated):
+            return lit("".join(str(p) if isinstance(p, Ref) else p for p in v.parts))
+        if isinstance(v, bool) or v is None:
+            return repr(v)
+        if isinstance(v, str):
+            if max_chars is not None and len(v) > max_chars:
+                v = v[: max_chars - 1] + "…"
+            return json.dumps(v, ensure_ascii=False)
+        if isinstance(v, (int, float)):
+            return repr(v) if math.isfinite(v) else f'"{v}"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(lit(x) for x in v) + "]"
+        if isinstance(v, Mapping):
+            return "{" + ", ".join(f"{lit(k)}: {lit(x)}" for k, x in v.items()) + "}"
+        return repr(v) if default is None else lit(default(v))
+
+    return lit(value)
 
 
 def parse_plan(text: str, tools: Collection[str] | None = None) -> list[Task]:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyplan._errors import PlanParseError, TinyplanError, ToolDefinitionError, ToolsetError
-from tinyplan._parser import JOIN, Interpolated, Ref, Task, parse_plan
+from tinyplan._parser import JOIN, Interpolated, Ref, Task, parse_plan, plan_literal
 from tinyplan._tools import Tool, Toolset
 
 __all__ = [
@@ -292,26 +292,8 @@ def _tool_schema(
     return {"type": "function", "function": {"name": name, "description": description, "parameters": params}}
 
 
-def _literal_text(value: Any, *, quote_refs: bool = False) -> str:
-    if isinstance(value, Ref):
-        return json.dumps(str(value)) if quote_refs else str(value)
-    if isinstance(value, Interpolated):
-        text = "".join(str(p) if isinstance(p, Ref) else p for p in value.parts)
-        return json.dumps(text, ensure_ascii=False)
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_literal_text(v, quote_refs=quote_refs) for v in value) + "]"
-    if isinstance(value, Mapping):
-        items = (f"{_literal_text(k)}: {_literal_text(v, quote_refs=quote_refs)}" for k, v in value.items())
-        return "{" + ", ".join(items) + "}"
-    return repr(value)
-
-
 def _call_line(idx: int, tool: str, args: Mapping[str, Any], *, quote_refs: bool = False) -> str:
-    text = ", ".join(f"{k}={_literal_text(v, quote_refs=quote_refs)}" for k, v in args.items())
+    text = ", ".join(f"{k}={plan_literal(v, quote_refs=quote_refs)}" for k, v in args.items())
     return f"{idx}. {tool}({text})"
 
 
@@ -327,7 +309,7 @@ def render_plan(gold: Sequence[GoldCall]) -> str:
     """
     lines: list[str] = []
     for call in gold:
-        hidden = [d for d in call.dependencies if f"${d}" not in _literal_text(call.args)]
+        hidden = [d for d in call.dependencies if f"${d}" not in plan_literal(call.args)]
         if hidden:
             lines.append("Thought: after " + ", ".join(f"${d}" for d in hidden))
         lines.append(_call_line(call.idx, call.tool, call.args))
