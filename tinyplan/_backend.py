@@ -199,6 +199,8 @@ class ScriptedBackend:
         chunk_size: Stream in pieces of this many characters; None streams token-like pieces (words, punctuation).
         delay: Seconds to sleep before each chunk (simulates generation speed).
         supports_grammar: What to claim; the grammar is recorded in ``requests`` but not enforced.
+        context_length: The context size to claim, in the token-like pieces `count_tokens` counts (None: unknown,
+            as for a remote server that does not say).
 
     Attributes:
         requests: Every `CompletionRequest` received, in order.
@@ -211,6 +213,7 @@ class ScriptedBackend:
         chunk_size: int | None = None,
         delay: float = 0.0,
         supports_grammar: bool = True,
+        context_length: int | None = None,
     ) -> None:
         if chunk_size is not None and chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
@@ -218,6 +221,7 @@ class ScriptedBackend:
         self.chunk_size = chunk_size
         self.delay = delay
         self.supports_grammar = supports_grammar
+        self.context_length = context_length
         self.requests: list[CompletionRequest] = []
         self.closed = False
 
@@ -235,6 +239,10 @@ class ScriptedBackend:
         if self.chunk_size is None:
             return _token_pieces(text)
         return [text[i : i + self.chunk_size] for i in range(0, len(text), self.chunk_size)]
+
+    def count_tokens(self, text: str) -> int:
+        """Token-like pieces (words, punctuation, whitespace runs) in ``text``: the unit of this backend's `Usage`."""
+        return len(_token_pieces(text))
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         """Stream the next scripted response (see the class docs)."""
@@ -259,7 +267,7 @@ class ScriptedBackend:
             yield Chunk(piece)
         if failure is not None:
             raise failure
-        usage = Usage(prompt_tokens=len(_token_pieces(request.text)), completion_tokens=len(pieces))
+        usage = Usage(prompt_tokens=self.count_tokens(request.text), completion_tokens=len(pieces))
         yield Chunk("", usage=usage, finish_reason="stop" if stopped or failure is None else "length")
 
     async def aclose(self) -> None:

@@ -12,6 +12,8 @@ TinyplanError
 │   ├── BackendTimeoutError       it did not answer in time
 │   └── BackendStreamError        it failed mid-stream (cut stream, malformed event, HTTP error)
 ├── JoinerError              the joiner's reply fits neither Finish nor Replan
+├── RequestError             the request cannot be planned: empty, or too long for the model's context (also a
+│                            ValueError)
 └── ModelError               the default model cannot be found, assembled or verified
 ```
 
@@ -30,6 +32,7 @@ __all__ = [
     "PlanError",
     "PlanParseError",
     "PlanValidationError",
+    "RequestError",
     "TinyplanError",
     "ToolDefinitionError",
     "ToolsetError",
@@ -100,6 +103,11 @@ class JoinerError(TinyplanError):
     def __init__(self, message: str, *, reply: str) -> None:
         self.reply = reply
         super().__init__(message)
+
+
+class RequestError(TinyplanError, ValueError):
+    """The request cannot be planned: it is empty (or only whitespace), or with the planner's prompt and the plan's
+    token budget it does not fit the model's context. Raised before anything is sent to the model."""
 
 
 class ModelError(TinyplanError):

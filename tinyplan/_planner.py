@@ -22,7 +22,7 @@ import tokenizers
 from anyio.streams.memory import MemoryObjectSendStream
 
 from tinyplan._backend import Backend, CompletionRequest, Usage, closing_stream
-from tinyplan._errors import BackendError, JoinerError, PlanParseError, TinyplanError
+from tinyplan._errors import BackendError, JoinerError, PlanParseError, RequestError, TinyplanError
 from tinyplan._events import (
     Event,
     FinalAnswer,
@@ -46,7 +46,7 @@ from tinyplan.rag._protocol import ToolRetriever, apply_selection
 __all__ = ["GrammarLevel", "Plan", "PlanResult", "Planner", "Timings"]
 
 GrammarLevel = Literal["syntax", "typed"]
-JoinMode = Literal["llm", "observations"]
+JoinMode = Literal["llm", "observations", "auto"]
 Status = Literal["answered", "replan_limit", "join_failed"]
 
 _NO_TOOL_PLAN = "1. join()"  # the plan when the relevance check finds that no listed tool fits
@@ -196,7 +196,10 @@ class Planner:
         examples: In-context example plans (default: the toolset's ``examples``).
         instructions: Extra planner rules (default: the toolset's ``instructions``).
         join: ``"llm"`` asks the model to Finish or Replan; ``"observations"`` (TinyAgent's Mac assistant mode)
-            answers with the observations and needs no extra model call.
+            answers with the observations and needs no extra model call; ``"auto"`` answers without a model call
+            when the observations already say what happened — every task succeeded and every last step (a task
+            no other task uses) is a side-effecting tool that reported in text what it did — and asks the model
+            otherwise (a question, a failure, a read-only last step).
         joiner_backend: A different backend for the joiner (default: ``backend``).
         max_replans: How many replans are allowed (0: never replan).
         replan_on_error: A failed, timed-out or skipped task (or a plan that does not parse) causes a replan
@@ -255,8 +258,8 @@ class Planner:
     ) -> None:
         if max_replans < 0:
             raise ValueError("max_replans must be 0 or more")
-        if join not in ("llm", "observations"):
-            raise ValueError(f"join must be 'llm' or 'observations', not {join!r}")
+        if join not in ("llm", "observations", "auto"):
+            raise ValueError(f"join must be 'llm', 'observations' or 'auto', not {join!r}")
         if grammar not in (None, "syntax", "typed"):
             raise ValueError(f"grammar must be None, 'syntax' or 'typed', not {grammar!r}")
         if grammar is not None and not getattr(backend, "supports_grammar", False):
@@ -301,6 +304,8 @@ class Planner:
 
         Raises:
             BackendError: The backend failed (every task the plan had started is cancelled first).
+            RequestError: The request is empty, or too long for the backend's ``context_length`` (checked before
+                anything is sent; a llama.cpp backend counts tokens without loading the model's weights).
         """
         result: PlanResult | None = None
         async with contextlib.aclosing(self.stream(query)) as events:
@@ -317,13 +322,20 @@ class Planner:
     async def stream(self, query: str) -> AsyncGenerator[Event, None]:
         """Run like `run`, yielding typed events in causal order; `FinalAnswer` comes last.
 
-        Close the iterator early with ``contextlib.aclosing`` to stop the run (running tools are cancelled).
+        Closing the iterator early (``break`` inside ``async with contextlib.aclosing(planner.stream(q))``, or
+        ``await events.aclose()``) stops the run: the model's stream is closed, running async tools are cancelled
+        and awaited, and closing raises nothing. A sync tool already running in its worker thread cannot be
+        interrupted; it finishes on its own (see `Tool.call`).
 
         Raises:
             BackendError: The backend failed (running tasks are cancelled before it propagates).
+            RequestError: The request is empty, or too long for the backend's context (raised by the first step of
+                the iterator, before any event).
         """
+        check_request_text(query)
         send, receive = anyio.create_memory_object_stream[Event](math.inf)
         failure: list[BaseException] = []
+        closed_early = False
 
         async def produce() -> None:
             async with send:
@@ -332,15 +344,23 @@ class Planner:
                 except TinyplanError as exc:
                     failure.append(exc)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(produce)
-            try:
-                async with receive:
+        # The generator yields inside a task group. GeneratorExit (the consumer closed us) must not escape the task
+        # group, or anyio wraps it in a BaseExceptionGroup: stop the producer and leave the group normally instead.
+        # The receiving end stays open until the producer is gone, so its last events (cancelled tasks) have
+        # somewhere to go.
+        with receive:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(produce)
+                try:
                     async for event in receive:
-                        yield event
-            finally:
-                tg.cancel_scope.cancel()
-        if failure:
+                        try:
+                            yield event
+                        except GeneratorExit:
+                            closed_early = True
+                            break
+                finally:
+                    tg.cancel_scope.cancel()
+        if failure and not closed_early:
             raise failure[0]
 
     # ------------------------------------------------------------------------------------------------ the loop
@@ -381,7 +401,7 @@ class Planner:
             result.tools = toolset.names
             result.timings.prompt_build += time.perf_counter() - built
             plan = Plan(round=round_no, prompt=request)
-            plan.prompt_tokens = await count_tokens(request.text, backend=self.backend, tokenizer=self.tokenizer)
+            plan.prompt_tokens = await self._count_prompt(request, first=not round_no)
             result.plans.append(plan)
             await self._plan_and_execute(plan, toolset, reuse, emit, result, run_start)
 
@@ -400,6 +420,8 @@ class Planner:
                 decision = JoinDecision("replan", thought="", reason=why)
             elif self.join == "observations":
                 decision = JoinDecision("finish", answer=_observations_answer(plan))
+            elif self.join == "auto" and (reported := _reported_answer(plan, toolset)) is not None:
+                decision = JoinDecision("finish", thought="the actions report what they did", answer=reported)
             else:
                 join_started = time.perf_counter()
                 try:
@@ -429,6 +451,23 @@ class Planner:
             result.usage = result.usage + p.usage
         result.timings.total = time.perf_counter() - run_start
         emit(FinalAnswer(result, round=len(result.plans) - 1))
+
+    async def _count_prompt(self, request: CompletionRequest, *, first: bool) -> int | None:
+        """The prompt's tokens (None if nothing can count them); for the first prompt, check that the prompt and the
+        plan's ``max_tokens`` fit the backend's ``context_length`` (when it has one) before anything is sent.
+
+        Raises:
+            RequestError: The first prompt does not fit.
+        """
+        n = await count_tokens(request.text, backend=self.backend, tokenizer=self.tokenizer)
+        context = getattr(self.backend, "context_length", None)
+        if first and n is not None and isinstance(context, int) and n + self.max_tokens > context:
+            raise RequestError(
+                f"the request is too long: with the planner prompt it takes {n} tokens and the plan up to "
+                f"{self.max_tokens} more, but the model's context holds {context} "
+                f"({n + self.max_tokens - context} too many); shorten the request or raise the context length"
+            )
+        return n
 
     def _request(
         self,
@@ -470,10 +509,13 @@ class Planner:
 
         Raises:
             BackendError: The backend failed.
+            RequestError: The request is empty, or too long for the backend's context.
         """
+        check_request_text(query)
         result = PlanResult(query=query)
         toolset, examples = await self._select_tools(query, result)
         plan = Plan(round=0, prompt=self._request(toolset, examples, query))
+        plan.prompt_tokens = await self._count_prompt(plan.prompt, first=True)
         parser = PlanParser(frozenset(toolset.names))
         send, receive = anyio.create_memory_object_stream[Task](math.inf)
         with send, receive:
@@ -655,6 +697,18 @@ class Planner:
 _JOINER_STOPS = ("<END_OF_RESPONSE>", "\nThought:", "\nQuestion:", "\nPlan:", "\n###")
 
 
+def check_request_text(query: str) -> None:
+    """Reject a request that cannot be planned on its face: empty or only whitespace.
+
+    Raises:
+        RequestError: ``query`` is empty or whitespace.
+    """
+    if not isinstance(query, str):
+        raise RequestError(f"the request must be a string, not {type(query).__name__}")
+    if not query.strip():
+        raise RequestError("the request is empty: say what you want done")
+
+
 def _view(plan: Plan, thought: str) -> RoundView:
     done = [r for r in plan.results if not r.task.is_join]
     return RoundView(
@@ -663,6 +717,28 @@ def _view(plan: Plan, thought: str) -> RoundView:
         thought=thought,
         tools=tuple(dict.fromkeys(r.task.name for r in done)),
     )
+
+
+def _reported_answer(plan: Plan, toolset: Toolset) -> str | None:
+    """The answer in ``join="auto"`` mode when the observations already say what happened, else None.
+
+    That is when the plan parsed, every task succeeded, and every last step (a task no other task depends on) is a
+    side-effecting tool whose observation is text: its report of what it did. Those reports, one per line, are the
+    answer. Read-only last steps mean the user asked for a value, which the LLM joiner should phrase.
+    """
+    done = [r for r in plan.results if not r.task.is_join]
+    if not done or plan.parse_error or any(not r.ok for r in done):
+        return None
+    used = {dep for r in done for dep in r.task.dependencies}
+    reports: list[str] = []
+    for r in done:
+        if r.task.idx in used:
+            continue
+        t = toolset.get(r.task.name)
+        if t is None or not t.side_effects or not isinstance(r.observation, str) or not r.observation.strip():
+            return None
+        reports.append(one_line(r.observation, 1000))
+    return "\n".join(reports)
 
 
 def _observations_answer(plan: Plan) -> str:

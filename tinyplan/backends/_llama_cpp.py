@@ -27,8 +27,10 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
+import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,8 @@ class _Slot:
     llm: Any = None
     grammars: dict[str, Any] = field(default_factory=dict)
     chat_formatter: Any = None
+    vocab_key: str | None = None  # a vocabulary-only Llama for counting tokens before the model loads
+    vocab: Any = None
 
 
 _SLOT = _Slot()
@@ -104,6 +108,7 @@ class LlamaCppBackend:
 
     Attributes:
         supports_grammar: True: GBNF grammars are applied.
+        context_length: ``n_ctx`` (the planner checks that a request fits before sending it).
 
     Raises (from `stream`, `load`, `count_tokens`):
         BackendUnavailableError: llama-cpp-python is not installed (hint: ``pip install 'tinyplan[llama]'``), or the
@@ -114,6 +119,11 @@ class LlamaCppBackend:
     """
 
     supports_grammar = True
+
+    @property
+    def context_length(self) -> int:
+        """The context in tokens (``n_ctx``): prompt and completion together must fit it."""
+        return self.n_ctx
 
     def __init__(
         self,
@@ -181,6 +191,20 @@ class LlamaCppBackend:
             raise BackendUnavailableError(f"llama.cpp cannot load {self.model_path}: {exc}") from exc
         _SLOT.key, _SLOT.llm = key, llm
         return llm
+
+    def _vocab(self) -> Any:
+        """A vocabulary-only ``Llama`` of this backend's model file (no weights; kept per file). Hold the lock."""
+        path = str(self.model_path)
+        if _SLOT.vocab_key != path:
+            llama_cpp = import_llama_cpp()
+            try:
+                with _quiet_vocab_load():
+                    vocab = llama_cpp.Llama(model_path=path, vocab_only=True, n_ctx=16, n_batch=16, verbose=False)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise BackendUnavailableError(f"llama.cpp cannot read the vocabulary of {path}: {exc}") from exc
+            _close_vocab()
+            _SLOT.vocab_key, _SLOT.vocab = path, vocab
+        return _SLOT.vocab
 
     @staticmethod
     def _chat_prompt(llm: Any, messages: tuple[Message, ...]) -> tuple[str, list[str]]:
@@ -399,14 +423,18 @@ class LlamaCppBackend:
         await self._in_thread(self._loaded)
 
     async def count_tokens(self, text: str) -> int:
-        """The number of tokens ``text`` has for this model (special tokens parsed, no BOS). Loads the model if needed.
+        """The number of tokens ``text`` has for this model (special tokens parsed, no BOS).
+
+        Uses the loaded model, or else only the model file's vocabulary (``vocab_only``: no weights are loaded), so a
+        request can be checked before the model loads.
 
         Raises:
             BackendUnavailableError: llama-cpp-python is missing or the model cannot be loaded.
         """
 
         def count() -> int:
-            return len(self._loaded().tokenize(text.encode("utf-8"), add_bos=False, special=True))
+            llm = _SLOT.llm if _SLOT.key == self._key() and _SLOT.llm is not None else self._vocab()
+            return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
         result: int = await self._in_thread(count)
         return result
@@ -417,6 +445,8 @@ class LlamaCppBackend:
         def close() -> None:
             if _SLOT.key is not None and _SLOT.key == self._key():
                 _close_slot()
+            if _SLOT.vocab_key == str(self.model_path):
+                _close_vocab()
 
         if self._model_path is not None:
             await self._in_thread(close)
@@ -426,6 +456,37 @@ def _model_id(path: Path) -> str:
     """Identifies a model file's content cheaply (path, size, modification time) for prompt-cache keys."""
     st = path.stat()
     return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
+@contextlib.contextmanager
+def _quiet_vocab_load() -> Iterator[None]:
+    """Hide llama.cpp's context-size warning that a vocabulary-only load prints to fd 2 (its vocabulary has no
+    training context); anything else written to stderr meanwhile is passed on afterwards."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured): nothing to hide
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            capture.seek(0)
+            rest = [ln for ln in capture.read().splitlines(keepends=True) if b"n_ctx_train (0)" not in ln]
+            if rest:
+                os.write(fd, b"".join(rest))
+
+
+def _close_vocab() -> None:
+    """Close the vocabulary-only model (hold the slot lock)."""
+    vocab, _SLOT.vocab, _SLOT.vocab_key = _SLOT.vocab, None, None
+    if vocab is not None:
+        vocab.close()
 
 
 def _close_slot() -> None:
