@@ -6,6 +6,7 @@ no input can change a script outside its string literals.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -142,9 +143,13 @@ async def test_osascript_failure_becomes_an_error() -> None:
 
 
 # ---------------------------------------------------------------------------------------- every tool's scripts
+#: The folders the macOS tests' files live in: the Mac paths the fake Spotlight answers, and the sample home's PDFs.
+ALLOWED = ["/Users/me", sample_home_path()]
+
+
 def macos(replies: Any = ()) -> tuple[Toolset, RecordingRunner]:
     runner = RecordingRunner(replies)
-    return mac_toolset(driver="macos", runner=runner), runner
+    return mac_toolset(driver="macos", runner=runner, allow=ALLOWED), runner
 
 
 async def test_contacts(snapshot: SnapshotAssertion) -> None:
@@ -170,7 +175,8 @@ async def test_calendar_event(snapshot: SnapshotAssertion) -> None:
         tools, "create_calendar_event", "Sync", "2024-07-02 10:30:00", "", "Room 4", ["Sid", "a@b.org"], "n", "Work"
     )
     assert out == (
-        "Event 'Sync' created for 2024-07-02 10:30 to 2024-07-02 11:30, inviting sid@example.com, a@b.org; in Work."
+        "Created the event “Sync” in the calendar “Work”, inviting Sid Jha (sid@example.com) and a@b.org,"
+        " on Tuesday 2024-07-02 from 10:30 to 11:30 at Room 4."
     )
     assert len(runner.scripts) == 2  # the contact lookup, then the event
     script = runner.scripts[1]
@@ -190,7 +196,7 @@ async def test_files(snapshot: SnapshotAssertion) -> None:
     tools, _ = macos([""])
     with pytest.raises(ToolFileNotFoundError, match="Spotlight found no file named like 'nothing'"):
         await call(tools, "open_and_get_file_path", "nothing")
-    driver = MacOSDriver(RecordingRunner(["/x/a.txt"]), search_in="/Users/me")
+    driver = MacOSDriver(RecordingRunner(["/x/a.txt"]), search_in="/Users/me", allow=["/x"])
     await driver.find_file("a")
     assert driver.runner.calls[0] == ["mdfind", "-onlyin", "/Users/me", "-name", "a"]  # type: ignore[attr-defined]
 
@@ -212,7 +218,8 @@ async def test_compose_email(snapshot: SnapshotAssertion) -> None:
         tools, "compose_new_email", ["sid@example.com"], ["m@x.org"], 'Q1 "final"', "Hi,\nsee attached", [pdf]
     )
     assert out == (
-        "Email draft to sid@example.com with 1 attachment(s) composed (not sent); in a new message window in Mail."
+        'Drafted an email to sid@example.com, copying m@x.org, with the subject “Q1 "final"” and the attachment'
+        " Quarterly Report.pdf (not sent; open in a new message window in Mail)."
     )
     (script,) = runner.scripts
     assert f'{{file name:(POSIX file "{pdf}")}}' in script
@@ -224,9 +231,14 @@ async def test_compose_email(snapshot: SnapshotAssertion) -> None:
 async def test_reply_and_forward(snapshot: SnapshotAssertion) -> None:
     tools, runner = macos(["From: Maya\nSubject: Offsite\n\nCan you come?", "ok"])
     out = await call(tools, "reply_to_email", ["cc@x.org"], "Yes, I will come.", [])
-    assert out == "Reply to the selected email composed (not sent); in a reply window in Mail."
+    assert out == (
+        "Drafted a reply to Maya, copying cc@x.org, about “Offsite” (not sent; open in a reply window in Mail)."
+    )
     tools, runner2 = macos(["ok"])
-    await call(tools, "forward_email", ["jonas@example.de"], [], "", [])
+    out = await call(tools, "forward_email", ["jonas@example.de"], [], "", [])
+    assert out == (
+        "Drafted a forward to jonas@example.de of the selected email (not sent; open in a forward window in Mail)."
+    )
     assert len(runner2.scripts) == 1  # no context: the thread is not read
     assert [*runner.scripts, *runner2.scripts] == snapshot
     tools, _ = macos([""])
@@ -247,14 +259,14 @@ async def test_maps_open_urls() -> None:
 async def test_notes(snapshot: SnapshotAssertion) -> None:
     tools, runner = macos(["Notes"])
     assert await call(tools, "create_note", "Shopping <list>", "eggs & milk\nbread", "") == (
-        "Note 'Shopping <list>' created; in Notes."
+        "Created the note “Shopping <list>” in the folder “Notes”."
     )
     assert "<div><h1>Shopping &lt;list&gt;</h1></div><div>eggs &amp; milk</div><div>bread</div>" in runner.scripts[0]
     tools, runner2 = macos(["Groceries\nProject Ideas\n", "Notes\nGroceries\nbread\ntomatoes"])
     assert await call(tools, "open_note", "grocery", "") == "bread\ntomatoes"
     tools, runner3 = macos(["Groceries\nProject Ideas", "Groceries"])
     assert await call(tools, "append_note_content", "Project Idea", "new idea", "Work") == (
-        "Content appended to note 'Project Idea'; in Groceries."
+        "Added “new idea” to the note “Groceries”."  # the name the fake Notes answered
     )
     assert 'first note whose name is "Project Ideas"' in runner3.scripts[1]
     assert [*runner.scripts, *runner2.scripts, *runner3.scripts] == snapshot
@@ -266,7 +278,8 @@ async def test_notes(snapshot: SnapshotAssertion) -> None:
 async def test_reminders(snapshot: SnapshotAssertion) -> None:
     tools, runner = macos(["Reminders", "Home", "Reminders"])
     assert await call(tools, "create_reminder", "Call the dentist", "2024-06-03 09:00:00", "", "", 1, False) == (
-        "Reminder 'Call the dentist' created, due 2024-06-03 09:00; in Reminders."
+        "Created the reminder “Call the dentist” in the list “Reminders”, due Monday 2024-06-03 at 09:00,"
+        " with high priority."
     )
     await call(tools, "create_reminder", "Pay rent", "2024-07-01", "", "Home", 0, True)
     await call(tools, "create_reminder", "Someday", "", "", "", 0, False)
@@ -279,17 +292,35 @@ async def test_reminders(snapshot: SnapshotAssertion) -> None:
 async def test_sms(snapshot: SnapshotAssertion) -> None:
     tools, runner = macos(["Lutfi Eren Erdogan\n+1 510 555 0102"])
     out = await call(tools, "send_sms", ["Lutfi", "+1 555 0000"], 'Running late!\nSay "hi"')
-    assert out == "SMS draft to +1 510 555 0102, +1 555 0000 composed (not sent); in a new conversation in Messages."
+    assert out == (
+        'Drafted a text to Lutfi Eren Erdogan (+1 510 555 0102) and +1 555 0000: “Running late! Say "hi"”'
+        " (not sent; open in a new conversation in Messages)."
+    )
     script = runner.scripts[1]
     assert script == snapshot
     assert 'set the clipboard to "Running late!\\nSay \\"hi\\""' in script  # pasted: a typed return would send
+
+
+async def test_observations_name_contacts_looked_up_earlier() -> None:
+    tools, runner = macos(["Sid Jha\n+1 510 555 0101"])
+    number = await call(tools, "get_phone_number", "Sid")
+    out = await call(tools, "send_sms", [number, "+1 555 0000"], "hi")
+    assert out == (
+        "Drafted a text to Sid Jha (+1 510 555 0101) and +1 555 0000: “hi”"
+        " (not sent; open in a new conversation in Messages)."
+    )
+    assert len(runner.scripts) == 2  # the lookup and the draft: no reverse lookup script on macOS
 
 
 # ----------------------------------------------------------------------------------------------------- injection
 def scripts_for(value: str) -> list[str]:
     """Run driver methods with ``value`` in every text field; return the scripts they produced."""
     runner = RecordingRunner(lambda argv: "Some Name\nsome value")
-    driver = MacOSDriver(runner)
+    driver = MacOSDriver(runner, allow=["/"])  # every attachment path allowed: this test is about the scripts
+    try:
+        attachment = os.fsdecode(os.fsencode("/tmp/" + value))
+    except UnicodeError:  # a lone surrogate names no file: the sandbox refuses it before any script
+        attachment = "/tmp/x"
 
     async def go() -> None:
         await driver.phone_number(value)
@@ -305,7 +336,7 @@ def scripts_for(value: str) -> list[str]:
                 calendar=value,
             )
         )
-        await driver.compose_email(EmailDraft((value,), (value,), value, value, ("/tmp/" + value,)))
+        await driver.compose_email(EmailDraft((value,), (value,), value, value, (attachment,)))
         await driver.reply_email((value,), value, ())
         await driver.forward_email((value,), (), value, ())
         await driver.create_note(value, value, value)

@@ -97,8 +97,11 @@ async def test_calendar_event_written_as_icalendar(tools: Toolset, home: Path) -
         None,
     )
     path = home / "calendar" / "Calendar.ics"
-    assert out.startswith("Event 'Design Review' created for 2024-07-02 10:00 to 2024-07-02 11:00")
-    assert str(path) in out
+    assert out == (
+        "Created the event “Design Review”, inviting Sid Jha (sid.jha@example.com) and Jonas Weber"
+        " (jonas.weber@example.de), on Tuesday 2024-07-02 from 10:00 to 11:00 at Room 405"
+        " (saved in calendar/Calendar.ics)."
+    )
     (event,) = components(path, "VEVENT")
     assert event["summary"] == "Design Review"
     assert event.decoded("dtstart") == dt.datetime(2024, 7, 2, 10, 0)
@@ -189,7 +192,11 @@ async def test_compose_new_email_writes_an_eml_draft(tools: Toolset, home: Path)
         ["Quarterly Report"],
     )
     draft = only(sorted((home / "mail" / "drafts").glob("*.eml")))
-    assert out == f"Email draft to sid.jha@example.com with 1 attachment(s) composed (not sent); saved to {draft}."
+    assert out == (
+        "Drafted an email to Sid Jha (sid.jha@example.com), copying Maya Chen (maya.chen@example.com), with the"
+        " subject “Quarterly Report” and the attachment Quarterly Report.pdf"
+        f" (not sent; saved as mail/drafts/{draft.name})."
+    )
     msg = read_eml(draft)
     assert msg["To"] == "sid.jha@example.com"
     assert msg["Cc"] == "maya.chen@example.com"
@@ -228,7 +235,10 @@ async def test_compose_errors(tools: Toolset, home: Path) -> None:
 async def test_reply_to_the_newest_inbox_message(tools: Toolset, home: Path) -> None:
     out = await call(tools, "reply_to_email", ["Sid"], "Thanks, I will attend the offsite.", [])
     draft = only(sorted((home / "mail" / "drafts").glob("*.eml")))
-    assert out == f"Reply to the selected email composed (not sent); saved to {draft}."
+    assert out == (
+        "Drafted a reply to Maya Chen (maya.chen@example.com), copying Sid Jha (sid.jha@example.com), about"
+        f" “Team offsite on June 7” (not sent; saved as mail/drafts/{draft.name})."
+    )
     msg = read_eml(draft)
     assert msg["To"] == "Maya Chen <maya.chen@example.com>"
     assert msg["Cc"] == "sid.jha@example.com"
@@ -253,7 +263,10 @@ async def test_reply_with_subagent_sees_the_thread(home: Path) -> None:
 async def test_forward_attaches_the_original(tools: Toolset, home: Path) -> None:
     out = await call(tools, "forward_email", ["Jonas"], [], "FYI", [])
     draft = only(sorted((home / "mail" / "drafts").glob("*.eml")))
-    assert out == f"Forward of the selected email to jonas.weber@example.de composed (not sent); saved to {draft}."
+    assert out == (
+        "Drafted a forward to Jonas Weber (jonas.weber@example.de) of the email “Team offsite on June 7”"
+        f" from Maya Chen (not sent; saved as mail/drafts/{draft.name})."
+    )
     msg = read_eml(draft)
     assert msg["To"] == "jonas.weber@example.de"
     assert msg["Subject"] == "Fwd: Team offsite on June 7"
@@ -289,10 +302,11 @@ async def test_maps_urls(tools: Toolset) -> None:
 async def test_notes_create_open_append(tools: Toolset, home: Path) -> None:
     out = await call(tools, "create_note", "Packing List", "passport, charger, sunscreen", "Travel")
     path = home / "notes" / "Travel" / "Packing List.md"
-    assert out == f"Note 'Packing List' created; saved to {path}."
+    assert out == "Created the note “Packing List” (saved as notes/Travel/Packing List.md)."
     assert path.read_text(encoding="utf-8") == "# Packing List\n\npassport, charger, sunscreen\n"
     assert await call(tools, "open_note", "packing list", "") == "passport, charger, sunscreen"
-    await call(tools, "append_note_content", "Groceries", "- oat milk\n- eggs", "")
+    out = await call(tools, "append_note_content", "Grocery", "- oat milk\n- eggs", "")
+    assert out == "Added “- oat milk - eggs” to the note “Groceries” (saved in notes/Notes/Groceries.md)."
     groceries = (home / "notes" / "Notes" / "Groceries.md").read_text(encoding="utf-8")
     assert groceries == "# Groceries\n\n- bread\n- tomatoes\n- coffee beans\n\n- oat milk\n- eggs\n"
     assert "oat milk" in await call(tools, "open_note", "Grocery", "")  # close spelling
@@ -323,7 +337,10 @@ async def test_append_with_subagent_sees_the_old_note(home: Path) -> None:
 async def test_reminder_written_as_vtodo(tools: Toolset, home: Path) -> None:
     out = await call(tools, "create_reminder", "Call the dentist", "2024-06-03 09:00:00", "Ask about May", "", 1, False)
     path = home / "reminders" / "Reminders.ics"
-    assert out == f"Reminder 'Call the dentist' created, due 2024-06-03 09:00; saved to {path}."
+    assert out == (
+        "Created the reminder “Call the dentist”, due Monday 2024-06-03 at 09:00, with high priority"
+        " (saved in reminders/Reminders.ics)."
+    )
     (todo,) = components(path, "VTODO")
     assert todo["summary"] == "Call the dentist"
     assert todo["description"] == "Ask about May"
@@ -333,13 +350,16 @@ async def test_reminder_written_as_vtodo(tools: Toolset, home: Path) -> None:
 
 
 async def test_all_day_reminder_in_a_list_and_no_due_date(tools: Toolset, home: Path) -> None:
-    await call(tools, "create_reminder", "Pay rent", "2024-07-01", "", "Home", 0, True)
+    out = await call(tools, "create_reminder", "Pay rent", "2024-07-01", "", "Home", 0, True)
+    assert out == "Created the reminder “Pay rent”, due all day on Monday 2024-07-01 (saved in reminders/Home.ics)."
     (todo,) = components(home / "reminders" / "Home.ics", "VTODO")
     assert todo.decoded("due") == dt.date(2024, 7, 1)
     assert "priority" not in todo
-    await call(tools, "create_reminder", "Someday", "", "", "Home", 0, False)
+    out = await call(tools, "create_reminder", "Someday", "", "", "Home", 9, False)
+    assert out == "Created the reminder “Someday” with no due date and low priority (saved in reminders/Home.ics)."
     todos = components(home / "reminders" / "Home.ics", "VTODO")
     assert [str(t["summary"]) for t in todos] == ["Pay rent", "Someday"] and "due" not in todos[1]
+    assert int(todos[1]["priority"]) == 9
 
 
 async def test_reminder_errors(tools: Toolset) -> None:
@@ -353,7 +373,10 @@ async def test_reminder_errors(tools: Toolset) -> None:
 async def test_sms_draft_in_the_outbox(tools: Toolset, home: Path) -> None:
     out = await call(tools, "send_sms", ["Lutfi", "+1 555 0000"], "Running late!\nSorry.")
     draft = only(sorted((home / "messages" / "outbox").glob("*.json")))
-    assert out == f"SMS draft to +1 510 555 0102, +1 555 0000 composed (not sent); saved to {draft}."
+    assert out == (
+        "Drafted a text to Lutfi Eren Erdogan (+1 510 555 0102) and +1 555 0000: “Running late! Sorry.”"
+        f" (not sent; saved as messages/outbox/{draft.name})."
+    )
     data = json.loads(draft.read_text(encoding="utf-8"))
     assert data["to"] == ["+1 510 555 0102", "+1 555 0000"]
     assert data["message"] == "Running late!\nSorry."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from tinyplan.toolsets.mac import (
     select_driver,
     trim_to_budget,
 )
+from tinyplan.toolsets.mac import _phrases as say
 
 pytestmark = pytest.mark.anyio
 
@@ -116,9 +118,12 @@ def test_example_script_runs() -> None:
     assert "Observation: +1 510 555 0102" in lines
     assert "calendar Sync at 2024-06-04 10:00, attendees: mailto:sid.jha@example.com" in lines
     assert "sms to +1 510 555 0102: Hi Lutfi, I set up a sync with Sid tomorrow at 10am." in lines
-    assert any(
-        ln.startswith("Observation: Event 'Sync' created for 2024-06-04 10:00 to 2024-06-04 10:30") for ln in lines
+    assert (
+        "Observation: Created the event “Sync”, inviting Sid Jha (sid.jha@example.com), on Tuesday 2024-06-04"
+        " from 10:00 to 10:30 (saved in calendar/Calendar.ics)." in lines
     )
+    sms = "Observation: Drafted a text to Lutfi Eren Erdogan (+1 510 555 0102): “Hi Lutfi, I set up a sync with Sid"
+    assert [ln.startswith(sms) and ln.endswith("-sms.json).") for ln in lines].count(True) == 1
 
 
 # --------------------------------------------------------------------------------------------------- the toolset
@@ -256,3 +261,41 @@ async def test_subagent_failure_is_a_backend_error_and_writes_nothing(home: Path
             {"recipients": ["Sid"], "cc": [], "subject": "S", "context": "C", "attachments": []}
         )
     assert not (home / "mail" / "drafts").exists()
+
+
+# --------------------------------------------------------------------------------------------------- observations
+def test_phrases() -> None:
+    assert say.listing([]) == "" and say.listing(["a"]) == "a" and say.listing(["a", "b"]) == "a and b"
+    assert say.listing(["a", "b", "c"]) == "a, b and c"
+    assert say.quoted("Running late!\n  Sorry.") == "\u201cRunning late! Sorry.\u201d"
+    assert say.quoted("x" * 300) == "\u201c" + "x" * 99 + "\u2026\u201d"
+    assert say.person("+1 555 0101", "Sid Jha") == "Sid Jha (+1 555 0101)"
+    assert say.person("+1 555 0101", None) == "+1 555 0101"
+    start = dt.datetime(2024, 7, 2, 22, 0)
+    assert say.span(start, start + dt.timedelta(hours=1)) == "on Tuesday 2024-07-02 from 22:00 to 23:00"
+    assert (
+        say.span(start, start + dt.timedelta(hours=3)) == "from Tuesday 2024-07-02 22:00 to Wednesday 2024-07-03 01:00"
+    )
+    assert say.due_phrase(dt.date(2024, 7, 1)) == "due all day on Monday 2024-07-01"
+    assert say.due_phrase(None) == "with no due date"
+    assert [say.priority_word(p) for p in (0, 1, 4, 5, 6, 9)] == ["", "high", "high", "medium", "low", "low"]
+    assert say.attachments_phrase(["/h/a.pdf", "/h/b c.txt"]) == "the attachments a.pdf and b c.txt"
+    thread = "From: Maya Chen <maya@example.com>\nSubject: Offsite: June\n\nFrom: not a header"
+    assert say.thread_headers(thread) == ("Maya Chen", "maya@example.com", "Offsite: June")
+    assert say.thread_headers("") == ("", "", "")
+
+
+async def test_observations_name_the_people_behind_numbers_and_addresses(tools: Toolset, home: Path) -> None:
+    # numbers and addresses given as they are (e.g. "$1" resolved) are looked up in the contacts, by digits
+    out = await tools["send_sms"].call(
+        {"recipients": ["+1 510 555 0101", "5105550102", "+1 555 0000"], "message": "hi"}
+    )
+    (draft,) = sorted((home / "messages" / "outbox").glob("*.json"))
+    assert out == (
+        "Drafted a text to Sid Jha (+1 510 555 0101), Lutfi Eren Erdogan (5105550102) and +1 555 0000: \u201chi\u201d"
+        f" (not sent; saved as messages/outbox/{draft.name})."
+    )
+    out = await tools["compose_new_email"].call(
+        {"recipients": ["SID.JHA@example.com"], "cc": [], "subject": "", "context": "hi", "attachments": []}
+    )
+    assert out.startswith("Drafted an email to Sid Jha (SID.JHA@example.com) with no subject (not sent; saved as ")

@@ -2,7 +2,8 @@
 
 TinyAgent (Erdogan et al. 2024) drives a MacBook through these tools; models fine-tuned on its data emit plans with
 exactly these names and argument orders. Two drivers run them: `MacOSDriver` (AppleScript, Spotlight, Maps URLs) on
-a Mac, and `PortableDriver` (vCard, iCalendar, .eml, Markdown and JSON files in a "home" folder) anywhere.
+a Mac, and `PortableDriver` (vCard, iCalendar, .eml, Markdown and JSON files in a "home" folder) anywhere. Files
+are read and attached only from the home folder and the folders allowed with ``allow=`` (`FileSandbox`).
 
 Example::
 
@@ -27,6 +28,7 @@ from tinyplan.toolsets.mac._errors import (
     ZoomError,
 )
 from tinyplan.toolsets.mac._home import copy_sample_home, default_home, sample_home_path
+from tinyplan.toolsets.mac._sandbox import FileSandbox
 from tinyplan.toolsets.mac._toolset import SIDE_EFFECT_TOOLS, mac_tools, mac_toolset, pdf_text, select_driver
 from tinyplan.toolsets.mac.applescript import (
     CommandResult,
@@ -55,6 +57,7 @@ __all__ = [
     "DateFormatError",
     "EmailDraft",
     "EmailMode",
+    "FileSandbox",
     "MacDriver",
     "MacOSDriver",
     "MacToolError",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 
 from tinyplan.toolsets.mac._driver import MacDriver
 from tinyplan.toolsets.mac._errors import DateFormatError, ToolInputError
+from tinyplan.toolsets.mac.contacts import contact_key
 
 __all__ = [
     "TRANSPORTS",
@@ -97,10 +98,17 @@ def parse_transport(transport: str | None) -> str:
     return TRANSPORTS[key]
 
 
-async def ensure_emails(values: Sequence[str], driver: MacDriver) -> tuple[str, ...]:
+async def ensure_emails(
+    values: Sequence[str], driver: MacDriver, *, names: MutableMapping[str, str] | None = None
+) -> tuple[str, ...]:
     """Email addresses for ``values``: an entry with ``@`` is kept, any other is a contact name looked up.
 
     Blank entries are dropped (models write ``[""]`` for "nobody").
+
+    Args:
+        values: Addresses or contact names.
+        driver: Looks the names up.
+        names: When given, each looked-up address is recorded in it (``contact_key(address)`` → the contact's name).
 
     Raises:
         ContactNotFoundError: A name matches no contact with an email address.
@@ -110,12 +118,25 @@ async def ensure_emails(values: Sequence[str], driver: MacDriver) -> tuple[str, 
         text = value.strip()
         if not text:
             continue
-        out.append(text if "@" in text else (await driver.email_address(text)).value)
+        if "@" in text:
+            out.append(text)
+            continue
+        found = await driver.email_address(text)
+        if names is not None:
+            names[contact_key(found.value)] = found.name
+        out.append(found.value)
     return tuple(out)
 
 
-async def ensure_phone_numbers(values: Sequence[str], driver: MacDriver) -> tuple[str, ...]:
+async def ensure_phone_numbers(
+    values: Sequence[str], driver: MacDriver, *, names: MutableMapping[str, str] | None = None
+) -> tuple[str, ...]:
     """Phone numbers for ``values``: an entry with a digit is kept, any other is a contact name looked up.
+
+    Args:
+        values: Phone numbers or contact names.
+        driver: Looks the names up.
+        names: When given, each looked-up number is recorded in it (``contact_key(number)`` → the contact's name).
 
     Raises:
         ContactNotFoundError: A name matches no contact with a phone number.
@@ -125,5 +146,11 @@ async def ensure_phone_numbers(values: Sequence[str], driver: MacDriver) -> tupl
         text = value.strip()
         if not text:
             continue
-        out.append(text if _DIGIT.search(text) else (await driver.phone_number(text)).value)
+        if _DIGIT.search(text):
+            out.append(text)
+            continue
+        found = await driver.phone_number(text)
+        if names is not None:
+            names[contact_key(found.value)] = found.name
+        out.append(found.value)
     return tuple(out)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinyplan.toolsets.mac._sandbox import FileSandbox
 
 __all__ = ["CalendarEvent", "ContactValue", "EmailDraft", "MacDriver", "Note", "Reminder"]
 
@@ -49,7 +52,7 @@ class Reminder:
 
 @dataclass(frozen=True, slots=True)
 class EmailDraft:
-    """An email to draft (never sent). ``attachments`` are absolute file paths."""
+    """An email to draft (never sent). ``attachments`` are absolute file paths, inside the driver's sandbox."""
 
     recipients: tuple[str, ...]
     cc: tuple[str, ...] = ()
@@ -73,11 +76,29 @@ class MacDriver(abc.ABC):
     Every method raises a `MacToolError` subclass with a reason the model can read when it cannot do its job, and
     returns a short human-readable observation (or the looked-up value) otherwise.
 
+    Every path a driver reads, attaches or returns goes through its `sandbox` (`FileSandbox.check`): files come only
+    from the folders the user chose.
+
     Attributes:
         name: ``"portable"`` or ``"macos"``.
     """
 
     name: str = ""
+    _sandbox: FileSandbox | None = None
+
+    @property
+    def sandbox(self) -> FileSandbox:
+        """Where files may be read from. Drivers set their own; the default is the user's home folder only."""
+        if self._sandbox is None:
+            self._sandbox = FileSandbox(Path.home(), home_label="the user's home folder")
+        return self._sandbox
+
+    async def contact_name(self, value: str) -> str | None:
+        """The name of the one contact with this phone number or email address, for observations.
+
+        None when no single contact has it, or when the driver cannot tell cheaply (the default).
+        """
+        return None
 
     @abc.abstractmethod
     async def phone_number(self, name: str) -> ContactValue:
@@ -101,10 +122,13 @@ class MacDriver(abc.ABC):
 
     @abc.abstractmethod
     async def find_file(self, name: str) -> str:
-        """Find (and on macOS open) the file best matching ``name``; return its absolute path.
+        """Find (and on macOS open) the file best matching ``name``; return its absolute, real path.
+
+        Only files inside the `sandbox` are found or opened.
 
         Raises:
             ToolFileNotFoundError: Nothing matches.
+            ToolInputError: ``name`` is a path outside the sandbox.
         """
 
     @abc.abstractmethod

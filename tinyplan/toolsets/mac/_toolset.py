@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
@@ -17,11 +18,14 @@ import pypdf.errors
 from tinyplan._backend import Backend
 from tinyplan._errors import ToolsetError
 from tinyplan._tools import Tool, Toolset
+from tinyplan.toolsets.mac import _phrases as say
 from tinyplan.toolsets.mac._coerce import ensure_emails, ensure_phone_numbers, event_times, parse_date, parse_transport
 from tinyplan.toolsets.mac._driver import CalendarEvent, EmailDraft, MacDriver, Reminder
 from tinyplan.toolsets.mac._errors import DateFormatError, ToolFileNotFoundError, ToolInputError
 from tinyplan.toolsets.mac._home import default_home
+from tinyplan.toolsets.mac._phrases import quoted
 from tinyplan.toolsets.mac.applescript import Runner
+from tinyplan.toolsets.mac.contacts import contact_key
 from tinyplan.toolsets.mac.guidance import MAC_TOOL_NAMES, mac_examples, mac_instructions
 from tinyplan.toolsets.mac.macos import MacOSDriver
 from tinyplan.toolsets.mac.portable import PortableDriver
@@ -51,6 +55,8 @@ SIDE_EFFECT_TOOLS = frozenset(
 def pdf_text(path: str | Path) -> str:
     """The text of every page of a PDF (pypdf's extraction), pages separated by blank lines.
 
+    It reads ``path`` as given: the tools check it against the driver's `FileSandbox` first.
+
     Raises:
         ToolFileNotFoundError: The file does not exist.
         ToolInputError: It is not a readable PDF, or it holds no extractable text (e.g. scanned pages).
@@ -70,29 +76,33 @@ def pdf_text(path: str | Path) -> str:
 
 
 def select_driver(
-    driver: DriverChoice = "auto", *, home: str | Path | None = None, runner: Runner | None = None
+    driver: DriverChoice = "auto",
+    *,
+    home: str | Path | None = None,
+    runner: Runner | None = None,
+    allow: Iterable[str | os.PathLike[str]] = (),
 ) -> MacDriver:
     """The driver for ``driver``: ``"auto"`` is macOS on a Mac (``sys.platform == "darwin"``), portable elsewhere.
 
-    ``home`` is used by the portable driver (None: `default_home`); ``runner`` by the macOS driver.
+    ``home`` is used by the portable driver (None: `default_home`); ``runner`` by the macOS driver; ``allow`` (more
+    folders files may be read from, besides the home) by both.
 
     Raises:
-        ToolsetError: An unknown driver name.
+        ToolsetError: An unknown driver name, or ``allow`` with a driver instance (give it to the driver instead).
         MacToolError: The portable driver's home folder does not exist.
     """
+    roots = [allow] if isinstance(allow, str | os.PathLike) else list(allow)
     if isinstance(driver, MacDriver):
+        if roots:
+            raise ToolsetError("allow= applies to the built-in drivers; pass it to your driver instance instead")
         return driver
     if driver == "auto":
         driver = "macos" if sys.platform == "darwin" else "portable"
     if driver == "macos":
-        return MacOSDriver(runner)
+        return MacOSDriver(runner, allow=roots)
     if driver == "portable":
-        return PortableDriver(home if home is not None else default_home())
+        return PortableDriver(home if home is not None else default_home(), allow=roots)
     raise ToolsetError(f"unknown driver {driver!r}: use 'auto', 'portable', 'macos' or a MacDriver")
-
-
-def _where(driver: MacDriver, where: str) -> str:
-    return f"saved to {where}" if driver.name == "portable" else f"in {where}"
 
 
 def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: ZoomClient | None = None) -> list[Tool]:
@@ -105,16 +115,42 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
     """
     writer = subagent or SubAgent()
     zoom_client = zoom or ZoomClient()
+    portable = isinstance(driver, PortableDriver)
+    #: contact_key(number or address) -> the contact's name, from the lookups these tools made (for observations)
+    names: dict[str, str] = {}
 
-    async def ensure_paths(paths: Sequence[str]) -> tuple[str, ...]:
+    async def ensure_paths(paths: Sequence[str], what: str) -> tuple[str, ...]:
+        """Real paths inside the driver's sandbox: an existing file's path is checked, anything else is searched."""
         out: list[str] = []
-        for p in paths:
+        for i, p in enumerate(paths, 1):
             if not p.strip():
                 continue
-            candidate = await anyio.Path(p).expanduser()
-            is_file = candidate.is_absolute() and await candidate.is_file()
-            out.append(str(candidate) if is_file else await driver.find_file(p))
+            label = what if len(paths) == 1 else f"{what} {i}"
+            real = await anyio.to_thread.run_sync(driver.sandbox.existing_file, p.strip(), label)
+            if real is None:  # a name to search for; what the driver finds is checked too
+                real = await anyio.to_thread.run_sync(driver.sandbox.check, await driver.find_file(p), label)
+            out.append(str(real))
         return tuple(out)
+
+    async def person(value: str) -> str:
+        name = names.get(contact_key(value))
+        if name is None:
+            name = await driver.contact_name(value)
+        return say.person(value, name)
+
+    async def people(values: Sequence[str]) -> str:
+        return say.listing([await person(v) for v in values])
+
+    def status(where: str) -> str:
+        """Where a draft is: ``saved as mail/drafts/….eml`` (portable), ``open in a new message window in Mail``."""
+        return f"saved as {shown(where)}" if portable else f"open in {where}"
+
+    def shown(where: str) -> str:
+        """A portable driver's file as a path relative to its home (``calendar/Work.ics``)."""
+        path = Path(where)
+        if isinstance(driver, PortableDriver) and path.is_relative_to(driver.home):
+            return path.relative_to(driver.home).as_posix()
+        return where
 
     async def get_phone_number(name: str) -> str:
         """Search for a contact by name.
@@ -125,7 +161,9 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the phone number of the contact.
         """
-        return (await driver.phone_number(name)).value
+        found = await driver.phone_number(name)
+        names[contact_key(found.value)] = found.name
+        return found.value
 
     async def get_email_address(name: str) -> str:
         """Search for a contact by name.
@@ -136,7 +174,9 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the email address of the contact.
         """
-        return (await driver.email_address(name)).value
+        found = await driver.email_address(name)
+        names[contact_key(found.value)] = found.name
+        return found.value
 
     async def create_calendar_event(
         title: str,
@@ -162,7 +202,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
             the status of the event creation.
         """
         start, end = event_times(start_date, end_date)
-        addresses = await ensure_emails(invitees, driver)
+        addresses = await ensure_emails(invitees, driver, names=names)
         event = CalendarEvent(
             title=title,
             start=start,
@@ -173,9 +213,12 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
             calendar="" if calendar in (None, "None") else str(calendar),
         )
         where = await driver.create_event(event)
-        who = f", inviting {', '.join(addresses)}" if addresses else ""
-        span = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
-        return f"Event '{title}' created for {span}{who}; {_where(driver, where)}."
+        what = f"the event {quoted(title)}" if title.strip() else "an untitled event"
+        place = "" if portable else f" in the calendar {quoted(where)}"
+        who = f", inviting {await people(addresses)}," if addresses else ""
+        at = f" at {' '.join(event.location.split())}" if event.location.strip() else ""
+        saved = f" (saved in {shown(where)})" if portable else ""
+        return f"Created {what}{place}{who} {say.span(start, end)}{at}{saved}."
 
     async def open_and_get_file_path(file_name: str) -> str:
         """Opens the file and returns its path.
@@ -199,7 +242,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the summary.
         """
-        path = (await ensure_paths([pdf_path]) or ("",))[0]
+        path = (await ensure_paths([pdf_path], "pdf_path") or ("",))[0]
         if not path:
             raise ToolFileNotFoundError("no PDF path given: call open_and_get_file_path first")
         text = await anyio.to_thread.run_sync(pdf_text, path)
@@ -227,15 +270,17 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the status of the email composition.
         """
-        to = await ensure_emails(recipients, driver)
+        to = await ensure_emails(recipients, driver, names=names)
         if not to:
             raise ToolInputError("compose_new_email needs at least one recipient")
-        copy = await ensure_emails(cc, driver)
-        files = await ensure_paths(attachments)
+        copy = await ensure_emails(cc, driver, names=names)
+        files = await ensure_paths(attachments, "attachment")
         body = await writer.email_body(context, mode=EmailMode.NEW)
         where = await driver.compose_email(EmailDraft(to, copy, subject, body, files))
-        extra = f" with {len(files)} attachment(s)" if files else ""
-        return f"Email draft to {', '.join(to)}{extra} composed (not sent); {_where(driver, where)}."
+        copying = f", copying {await people(copy)}," if copy else ""
+        about = f" with the subject {quoted(subject)}" if subject.strip() else " with no subject"
+        extra = f" and {say.attachments_phrase(files)}" if files else ""
+        return f"Drafted an email to {await people(to)}{copying}{about}{extra} (not sent; {status(where)})."
 
     async def reply_to_email(
         cc: list[str] = [],  # noqa: B006
@@ -252,12 +297,19 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the status of the reply.
         """
-        copy = await ensure_emails(cc, driver)
-        files = await ensure_paths(attachments)
+        copy = await ensure_emails(cc, driver, names=names)
+        files = await ensure_paths(attachments, "attachment")
         thread = await driver.selected_email()
         body = await writer.email_body(context, thread=thread, mode=EmailMode.REPLY)
         where = await driver.reply_email(copy, body, files)
-        return f"Reply to the selected email composed (not sent); {_where(driver, where)}."
+        sender_name, sender, subject = say.thread_headers(thread)
+        to = "the selected email"
+        if sender:
+            to = say.person(sender, sender_name) if sender_name else await person(sender)
+        copying = f", copying {await people(copy)}," if copy else ""
+        about = f" about {quoted(subject)}" if subject else ""
+        extra = f", with {say.attachments_phrase(files)}" if files else ""
+        return f"Drafted a reply to {to}{copying}{about}{extra} (not sent; {status(where)})."
 
     async def forward_email(
         recipients: list[str],
@@ -276,17 +328,23 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the status of the forward.
         """
-        to = await ensure_emails(recipients, driver)
+        to = await ensure_emails(recipients, driver, names=names)
         if not to:
             raise ToolInputError("forward_email needs at least one recipient")
-        copy = await ensure_emails(cc, driver)
-        files = await ensure_paths(attachments)
+        copy = await ensure_emails(cc, driver, names=names)
+        files = await ensure_paths(attachments, "attachment")
         body = ""
-        if context.strip():
+        forwarded = "the selected email"
+        if context.strip():  # the thread is read only when a note is written about it
             thread = await driver.selected_email()
             body = await writer.email_body(context, thread=thread, mode=EmailMode.FORWARD)
+            sender_name, sender, subject = say.thread_headers(thread)
+            if subject:
+                forwarded = f"the email {quoted(subject)}" + (f" from {sender_name or sender}" if sender else "")
         where = await driver.forward_email(to, copy, body, files)
-        return f"Forward of the selected email to {', '.join(to)} composed (not sent); {_where(driver, where)}."
+        copying = f", copying {await people(copy)}," if copy else ""
+        extra = f", with {say.attachments_phrase(files)}" if files else ""
+        return f"Drafted a forward to {await people(to)}{copying} of {forwarded}{extra} (not sent; {status(where)})."
 
     async def maps_open_location(location: str) -> str:
         """Opens the specified location in Apple Maps.
@@ -337,7 +395,9 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
             raise ToolInputError("create_note needs a name")
         text = await writer.note_content(name, content)
         where = await driver.create_note(name, text, folder)
-        return f"Note '{name}' created; {_where(driver, where)}."
+        if portable:
+            return f"Created the note {quoted(name)} (saved as {shown(where)})."
+        return f"Created the note {quoted(name)} in the folder {quoted(where)}."
 
     async def open_note(name: str, folder: str = "") -> str:
         """Opens an existing note by its name.
@@ -370,7 +430,9 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         if not text.strip():
             raise ToolInputError("append_note_content needs some content to append")
         where = await driver.append_note(name, text, folder)
-        return f"Content appended to note '{name}'; {_where(driver, where)}."
+        if portable:
+            return f"Added {quoted(text)} to the note {quoted(PurePath(where).stem)} (saved in {shown(where)})."
+        return f"Added {quoted(text)} to the note {quoted(where)}."
 
     async def create_reminder(
         name: str,
@@ -401,10 +463,14 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         due: dt.datetime | dt.date | None = due_time.date() if (due_time is not None and all_day) else due_time
         reminder = Reminder(name=name, due=due, notes=notes, list_name=list_name, priority=priority)
         where = await driver.create_reminder(reminder)
-        when = f", due {due:%Y-%m-%d}" if isinstance(due, dt.date) and not isinstance(due, dt.datetime) else ""
-        if isinstance(due, dt.datetime):
-            when = f", due {due:%Y-%m-%d %H:%M}"
-        return f"Reminder '{name}' created{when}; {_where(driver, where)}."
+        place = "" if portable else f" in the list {quoted(where)}"
+        level = say.priority_word(priority)
+        if due is None:
+            when = " with no due date" + (f" and {level} priority" if level else "")
+        else:
+            when = f", {say.due_phrase(due)}" + (f", with {level} priority" if level else "")
+        saved = f" (saved in {shown(where)})" if portable else ""
+        return f"Created the reminder {quoted(name)}{place}{when}{saved}."
 
     async def send_sms(recipients: list[str], message: str) -> str:
         """Send an SMS to a list of phone numbers. The message is drafted, not sent.
@@ -416,13 +482,13 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the status of the SMS.
         """
-        numbers = await ensure_phone_numbers(recipients, driver)
+        numbers = await ensure_phone_numbers(recipients, driver, names=names)
         if not numbers:
             raise ToolInputError("send_sms needs at least one recipient")
         if not message.strip():
             raise ToolInputError("send_sms needs a message")
         where = await driver.draft_sms(numbers, message)
-        return f"SMS draft to {', '.join(numbers)} composed (not sent); {_where(driver, where)}."
+        return f"Drafted a text to {await people(numbers)}: {quoted(message)} (not sent; {status(where)})."
 
     async def get_zoom_meeting_link(
         topic: str,
@@ -446,7 +512,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         start = parse_date(start_time, "start_time")
         if start is None:
             raise DateFormatError("start_time is required: use ISO format 'YYYY-MM-DD HH:MM:SS'")
-        invitees = await ensure_emails(meeting_invitees, driver)
+        invitees = await ensure_emails(meeting_invitees, driver, names=names)
         return await zoom_client.create_meeting(topic, start, duration, invitees)
 
     functions: dict[str, Callable[..., Any]] = {
@@ -479,6 +545,7 @@ def mac_toolset(
     driver: DriverChoice = "auto",
     subagent: Backend | None = None,
     runner: Runner | None = None,
+    allow: Iterable[str | os.PathLike[str]] = (),
     tools: Iterable[str] | None = None,
     context_budget: int = 6000,
     count_tokens: Callable[[str], int] | None = None,
@@ -495,6 +562,10 @@ def mac_toolset(
         subagent: The backend that writes email bodies, note contents and PDF summaries. None: the tools use the
             given text as it is (the ``context``/``content`` argument; the PDF's text cut to ``context_budget``).
         runner: Runs commands for the macOS driver (default: real subprocesses); inject one to record scripts.
+        allow: More folders (or files) the tools may read, search, summarize and attach files from, besides the home
+            folder (the portable driver's ``home``; the user's home folder on macOS), e.g. ``["~/Documents"]``.
+            Default: none. A path outside them is a `ToolInputError` (see `FileSandbox`). Only for the built-in
+            drivers: give a `MacDriver` instance its own.
         tools: Only these tools (names from `MAC_TOOL_NAMES`); None: all 16.
         context_budget: How much context a sub-agent call gets: characters, or tokens with ``count_tokens``.
         count_tokens: Token counter of the sub-agent's model (e.g. ``lambda s: len(tok.encode(s).ids)``).
@@ -505,14 +576,14 @@ def mac_toolset(
         `mac_examples` for a subset picked later, e.g. by ToolRAG).
 
     Raises:
-        ToolsetError: An unknown driver or tool name.
+        ToolsetError: An unknown driver or tool name, or ``allow`` with a driver instance.
         MacToolError: The portable home folder does not exist.
     """
     chosen = list(MAC_TOOL_NAMES) if tools is None else list(tools)
     unknown = [n for n in chosen if n not in MAC_TOOL_NAMES]
     if unknown:
         raise ToolsetError(f"unknown Mac tool(s) {unknown}: choose from {', '.join(MAC_TOOL_NAMES)}")
-    machine = select_driver(driver, home=home, runner=runner)
+    machine = select_driver(driver, home=home, runner=runner, allow=allow)
     writer = SubAgent(subagent, context_budget=context_budget, count_tokens=count_tokens)
     built = [t for t in mac_tools(machine, subagent=writer, zoom=zoom) if t.name in chosen]
     names = [t.name for t in built]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import vobject
 
 from tinyplan.toolsets.mac._errors import ContactNotFoundError, ToolInputError
 
-__all__ = ["Contact", "load_vcards", "match_contact"]
+__all__ = ["Contact", "contact_key", "contact_with_value", "load_vcards", "match_contact"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +100,34 @@ def match_contact(query: str, contacts: Sequence[Contact]) -> Contact:
     if close:
         return next(c for f, c in folded if f == close[0])
     raise ContactNotFoundError(f"no contact matches {query!r}")
+
+
+_NOT_DIGIT = re.compile(r"\D")
+
+
+def contact_key(value: str) -> str:
+    """A phone number or email address in a form to compare: an address casefolded, a number's digits only."""
+    text = value.strip()
+    if "@" in text:
+        return text.casefold()
+    digits = _NOT_DIGIT.sub("", text)
+    return digits if len(digits) >= 3 else text.casefold()
+
+
+def _same_value(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    # "+1 510 555 0101" and "(510) 555-0101": the same number with and without the country code
+    return a.isdigit() and b.isdigit() and min(len(a), len(b)) >= 7 and (a.endswith(b) or b.endswith(a))
+
+
+def contact_with_value(value: str, contacts: Sequence[Contact]) -> Contact | None:
+    """The one contact that has this phone number or email address (numbers compare by digits); None if none or many.
+
+    A number matches with or without its country code (the shorter one's last 7 or more digits).
+    """
+    key = contact_key(value)
+    if not key:
+        return None
+    found = [c for c in contacts if any(_same_value(key, contact_key(v)) for v in (*c.emails, *c.phones))]
+    return found[0] if len(found) == 1 else None

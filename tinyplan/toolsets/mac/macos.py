@@ -6,6 +6,9 @@ escaped AppleScript string literal (`applescript_string`) or an integer the driv
 a script's code; and dates are built from numbers (year, month, day, seconds) instead of parsing a text like
 ``"October 14, 2022 3:00:00 PM"``, which depends on the Mac's language settings. Mail and Messages are drafted,
 never sent.
+
+Files (found, opened, attached, summarized) come only from the user's home folder and the folders allowed with
+``allow=`` (see `FileSandbox`); Spotlight hits elsewhere are ignored.
 """
 
 from __future__ import annotations
@@ -13,13 +16,21 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import html
-from collections.abc import Callable
-from pathlib import PurePosixPath
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
 
-import anyio
+import anyio.to_thread
 
 from tinyplan.toolsets.mac._driver import CalendarEvent, ContactValue, EmailDraft, MacDriver, Note, Reminder
-from tinyplan.toolsets.mac._errors import ContactNotFoundError, MacToolError, NoteNotFoundError, ToolFileNotFoundError
+from tinyplan.toolsets.mac._errors import (
+    ContactNotFoundError,
+    MacToolError,
+    NoteNotFoundError,
+    ToolFileNotFoundError,
+    ToolInputError,
+)
+from tinyplan.toolsets.mac._sandbox import FileSandbox
 from tinyplan.toolsets.mac.applescript import Runner, SubprocessRunner, applescript_string, run_osascript
 
 __all__ = ["MacOSDriver"]
@@ -54,20 +65,44 @@ def _notes_html(text: str) -> str:
 class MacOSDriver(MacDriver):
     """The Mac tools on a real Mac, through ``osascript``, ``mdfind`` and ``open``.
 
+    Files are found, opened, attached and summarized only inside the `sandbox`: ``home`` (default: the user's home
+    folder, ``Path.home()``) and the ``allow`` roots. A path outside them is a `ToolInputError`; Spotlight hits
+    outside them are ignored.
+
     Args:
         runner: Runs a command (argv list) and returns a `CommandResult`; default `SubprocessRunner`. Inject a
             recording runner to test on any platform.
-        search_in: Limit Spotlight file search to this folder (``mdfind -onlyin``); None searches everywhere.
+        search_in: Limit Spotlight file search to this folder (``mdfind -onlyin``); None searches everywhere (hits
+            outside the sandbox are dropped either way).
+        home: The folder files come from, and the base of relative paths; None: the user's home folder.
+        allow: More folders (or files) files may come from, e.g. ``["/Volumes/Work"]``. Default: none.
     """
 
     name = "macos"
 
-    def __init__(self, runner: Runner | None = None, *, search_in: str | None = None) -> None:
+    def __init__(
+        self,
+        runner: Runner | None = None,
+        *,
+        search_in: str | None = None,
+        home: str | os.PathLike[str] | None = None,
+        allow: Iterable[str | os.PathLike[str]] = (),
+    ) -> None:
         self.runner: Runner = runner if runner is not None else SubprocessRunner()
         self.search_in = search_in
+        label = "the home folder" if home is not None else "the user's home folder"
+        self._sandbox = FileSandbox(Path.home() if home is None else home, allow, home_label=label)
 
     def __repr__(self) -> str:
-        return f"MacOSDriver(runner={self.runner!r})"
+        return f"MacOSDriver(runner={self.runner!r}, sandbox={self.sandbox!r})"
+
+    async def _checked(self, paths: tuple[str, ...], what: str) -> tuple[str, ...]:
+        """The real paths of ``paths`` (attachments), each checked against the sandbox."""
+
+        def check() -> tuple[str, ...]:
+            return tuple(str(self.sandbox.check(p, what=f"{what} {i}")) for i, p in enumerate(paths, 1))
+
+        return await anyio.to_thread.run_sync(check)
 
     async def _script(self, script: str) -> str:
         return await run_osascript(self.runner, script)
@@ -158,13 +193,25 @@ end tell"""
         query = name.strip()
         if not query:
             raise ToolFileNotFoundError("an empty file name matches no file")
-        if query.startswith("/") and await anyio.Path(query).exists():
-            await self._command(["open", query])
-            return query
+        direct = await anyio.to_thread.run_sync(self.sandbox.existing_file, query, "file_name")
+        if direct is not None:
+            await self._command(["open", str(direct)])
+            return str(direct)
         argv = ["mdfind"] + (["-onlyin", self.search_in] if self.search_in else []) + ["-name", query]
-        hits = [line for line in (await self._command(argv)).splitlines() if line.strip()]
+        found = [line for line in (await self._command(argv)).splitlines() if line.strip()]
+
+        def inside() -> list[str]:
+            kept: list[str] = []
+            for hit in found:
+                try:
+                    kept.append(str(self.sandbox.check(hit)))
+                except ToolInputError:  # outside the sandbox (or through a symlink that leads out): not offered
+                    continue
+            return kept
+
+        hits = await anyio.to_thread.run_sync(inside)
         if not hits:
-            raise ToolFileNotFoundError(f"Spotlight found no file named like {name!r}")
+            raise ToolFileNotFoundError(f"Spotlight found no file named like {name!r} in {self.sandbox.describe()}")
         wanted = query.casefold()
         best: str | None = None
         keys: list[Callable[[str], str]] = [
@@ -192,19 +239,24 @@ end tell"""
         )
 
     @staticmethod
-    def _attachments(paths: tuple[str, ...]) -> str:
+    def _attachments(paths: tuple[str, ...]) -> str:  # paths already checked by `_checked`
         return "".join(
             f"\t\tmake new attachment with properties {{file name:(POSIX file {q(p)})}} at after the last paragraph\n"
             for p in paths
         )
 
     async def compose_email(self, draft: EmailDraft) -> str:
-        """Open a new Mail message with the recipients, subject, body and attachments (not sent)."""
+        """Open a new Mail message with the recipients, subject, body and attachments (not sent).
+
+        Raises:
+            ToolInputError: An attachment is outside the sandbox.
+        """
+        attachments = await self._checked(draft.attachments, "attachment")
         script = f"""tell application "Mail"
 \tset newMessage to make new outgoing message with properties {{subject:{q(draft.subject)}, \
 content:{q(draft.body)}, visible:true}}
 \ttell newMessage
-{self._recipients("to", draft.recipients)}{self._recipients("cc", draft.cc)}{self._attachments(draft.attachments)}\
+{self._recipients("to", draft.recipients)}{self._recipients("cc", draft.cc)}{self._attachments(attachments)}\
 \tend tell
 \tactivate
 end tell"""
@@ -229,6 +281,7 @@ end tell"""
         self, verb: str, recipients: tuple[str, ...], cc: tuple[str, ...], body: str, attachments: tuple[str, ...]
     ) -> str:
         name = "theReply" if verb == "reply" else "theForward"
+        attachments = await self._checked(attachments, "attachment")
         content = f"\t\tset content to {q(body)}\n" if body else ""
         script = f"""tell application "Mail"
 \tset selectedMessages to selected messages of message viewer 1

@@ -10,6 +10,9 @@ Layout of a home folder (created on demand except ``contacts/``)::
     mail/drafts/*.eml              drafted emails (new, reply, forward), never sent
     messages/outbox/*.json         drafted text messages, never sent
     anything else                  files found by name (open_and_get_file_path)
+
+Every file the driver reads, attaches or finds is inside the home or a folder allowed with ``allow=`` (see
+`FileSandbox`): a path outside, through ``..`` or a symlink pointing out, is a `ToolInputError`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -42,7 +45,8 @@ from tinyplan.toolsets.mac._errors import (
     ToolFileNotFoundError,
     ToolInputError,
 )
-from tinyplan.toolsets.mac.contacts import Contact, load_vcards, match_contact
+from tinyplan.toolsets.mac._sandbox import FileSandbox
+from tinyplan.toolsets.mac.contacts import Contact, contact_with_value, load_vcards, match_contact
 
 __all__ = ["PortableDriver"]
 
@@ -94,8 +98,14 @@ class PortableDriver(MacDriver):
 
     Writes are serialized by a lock, so tasks a plan runs in parallel never lose each other's changes.
 
+    Files are read, attached and searched only inside ``home`` and the ``allow`` roots (the `sandbox`); a path
+    outside them (absolute, ``..``, a symlink pointing out, a look-alike of ``/``) is a `ToolInputError`. Files the
+    driver itself keeps (contacts, notes, the inbox, calendars) are skipped when they are symlinks pointing out.
+
     Args:
         home: The home folder. It must exist (see `copy_sample_home` to make one).
+        allow: More folders (or files) the tools may read and attach files from, e.g. ``["~/Documents"]``; they are
+            searched after the home. Default: none, only the home.
         now: The clock, for draft timestamps and DTSTAMP (default: local now).
 
     Raises:
@@ -104,15 +114,34 @@ class PortableDriver(MacDriver):
 
     name = "portable"
 
-    def __init__(self, home: str | os.PathLike[str], *, now: Callable[[], dt.datetime] = dt.datetime.now) -> None:
+    def __init__(
+        self,
+        home: str | os.PathLike[str],
+        *,
+        allow: Iterable[str | os.PathLike[str]] = (),
+        now: Callable[[], dt.datetime] = dt.datetime.now,
+    ) -> None:
         self.home = Path(home).expanduser().resolve()
         if not self.home.is_dir():
             raise MacToolError(f"home folder {self.home} does not exist (copy_sample_home() creates one)")
+        self._sandbox = FileSandbox(self.home, allow)
         self._now = now
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"PortableDriver(home={str(self.home)!r})"
+        return f"PortableDriver(home={str(self.home)!r}, allow={[str(p) for p in self.sandbox.allowed]!r})"
+
+    def _inside(self, paths: Iterable[Path]) -> list[Path]:
+        """The paths whose real file is inside the sandbox (a symlink in the home pointing out is dropped)."""
+        return [p for p in paths if self.sandbox.allows(p)]
+
+    def _folder(self, folder: Path) -> Path:
+        """Where writes into ``folder`` (in the home) really go; refused when a symlink would take them outside."""
+        return self.sandbox.check(folder, what=f"the folder {folder.relative_to(self.home).as_posix()}")
+
+    def _target(self, path: Path) -> Path:
+        """Where a write to ``path`` (in the home) really goes; see `_folder`."""
+        return self._folder(path.parent) / path.name
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args))
@@ -120,7 +149,7 @@ class PortableDriver(MacDriver):
     # -------------------------------------------------------------------------------------------------- contacts
     def _contacts(self) -> list[Contact]:
         folder = self.home / "contacts"
-        return load_vcards(sorted(folder.rglob("*.vcf"))) if folder.is_dir() else []
+        return load_vcards(self._inside(sorted(folder.rglob("*.vcf")))) if folder.is_dir() else []
 
     def _lookup(self, name: str, kind: str) -> ContactValue:
         contacts = self._contacts()
@@ -141,9 +170,23 @@ class PortableDriver(MacDriver):
         """See `MacDriver.email_address`; reads ``contacts/*.vcf``."""
         return await self._run(self._lookup, name, "email")
 
+    def _contact_name(self, value: str) -> str | None:
+        try:
+            contact = contact_with_value(value, self._contacts())
+        except ToolInputError:  # an unreadable contacts file: no name, the value stays as it is
+            return None
+        return contact.name if contact is not None else None
+
+    async def contact_name(self, value: str) -> str | None:
+        """The one contact in ``contacts/*.vcf`` with this phone number (compared by digits) or email address."""
+        return await self._run(self._contact_name, value)
+
     # ------------------------------------------------------------------------------------------------- calendars
     def _append_component(self, path: Path, component: icalendar.cal.Component) -> None:
+        path = self._target(path)
         with self._lock:
+            if path.is_symlink():
+                self.sandbox.check(path, what=f"the file {path.name}")
             if path.exists():
                 try:
                     cal = icalendar.Calendar.from_ical(path.read_bytes())
@@ -203,51 +246,44 @@ class PortableDriver(MacDriver):
         return await self._run(self._create_reminder, reminder)
 
     # ---------------------------------------------------------------------------------------------------- files
-    def _files(self) -> Iterator[Path]:
-        for root, dirs, files in os.walk(self.home):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for f in sorted(files):
-                if not f.startswith("."):
-                    yield Path(root) / f
-
     def _find_file(self, name: str) -> str:
         query = name.strip()
         if not query:
             raise ToolFileNotFoundError("an empty file name matches no file")
-        direct = Path(query).expanduser()
-        if not direct.is_absolute():
-            direct = self.home / direct
-        if direct.is_file():
-            return str(direct.resolve())
-        files = list(self._files())
+        direct = self.sandbox.existing_file(query, what="file_name")
+        if direct is not None:
+            return str(direct)
+        files = self.sandbox.walk()
         wanted = query.casefold()
         keys: list[Callable[[Path], str]] = [lambda p: p.name.casefold(), lambda p: p.stem.casefold()]
         for key in keys:
-            exact = [p for p in files if key(p) == wanted]
+            exact = [real for shown, real in files if key(shown) == wanted]
             if exact:
                 return str(exact[0])
-        contains = [p for p in files if wanted in p.name.casefold()]
+        contains = [(shown, real) for shown, real in files if wanted in shown.name.casefold()]
         if contains:
-            return str(min(contains, key=lambda p: (len(p.name), str(p))))
-        stems = [p.stem.casefold() for p in files]
+            return str(min(contains, key=lambda f: (len(f[0].name), str(f[0])))[1])
+        stems = [shown.stem.casefold() for shown, _ in files]
         close = difflib.get_close_matches(Path(wanted).stem, stems, n=1, cutoff=0.6)
         if close:
-            return str(files[stems.index(close[0])])
-        raise ToolFileNotFoundError(f"no file named like {name!r} in {self.home}")
+            return str(files[stems.index(close[0])][1])
+        raise ToolFileNotFoundError(f"no file named like {name!r} in {self.sandbox.describe()}")
 
     async def find_file(self, name: str) -> str:
-        """Find a file under the home folder by name (exact, then stem, then substring, then close spelling).
+        """Find a file in the sandbox by name: exact, then stem, then substring, then close spelling.
 
-        A path (absolute, or relative to the home) to an existing file is returned as is. Nothing is opened.
+        The home is searched first, then the allowed folders. A path (absolute, or relative to the home) to an
+        existing file is returned as its real path. A path outside the sandbox is a `ToolInputError`; files found by
+        name are only those inside it. Nothing is opened.
         """
         return await self._run(self._find_file, name)
 
     # ----------------------------------------------------------------------------------------------------- mail
     def _attach(self, msg: EmailMessage, paths: tuple[str, ...]) -> None:
-        for p in paths:
-            path = Path(p)
+        checked = [self.sandbox.check(p, what=f"attachment {i}") for i, p in enumerate(paths, 1)]
+        for path in checked:
             if not path.is_file():
-                raise ToolFileNotFoundError(f"attachment {p!r} does not exist")
+                raise ToolFileNotFoundError(f"attachment {path.name!r} does not exist")
             ctype, encoding = mimetypes.guess_type(path.name)
             if ctype is None or encoding is not None:
                 ctype = "application/octet-stream"
@@ -260,7 +296,8 @@ class PortableDriver(MacDriver):
         msg["X-Unsent"] = "1"  # the drafts convention of Outlook and Thunderbird: opens as an editable draft
         stem = f"{self._now():%Y%m%d-%H%M%S}-{_slug(str(msg['Subject'] or ''))}"
         with self._lock:
-            path = _new_file(self.home / "mail" / "drafts", stem, ".eml", msg.as_bytes(policy=email.policy.SMTP))
+            folder = self._folder(self.home / "mail" / "drafts")
+            path = _new_file(folder, stem, ".eml", msg.as_bytes(policy=email.policy.SMTP))
         return str(path)
 
     def _compose(self, draft: EmailDraft) -> str:
@@ -281,7 +318,7 @@ class PortableDriver(MacDriver):
     def _selected(self) -> tuple[EmailMessage, Path]:
         inbox = self.home / "mail" / "inbox"
         found: list[tuple[dt.datetime, str, EmailMessage, Path]] = []
-        for path in sorted(inbox.glob("*.eml")) if inbox.is_dir() else []:
+        for path in self._inside(sorted(inbox.glob("*.eml"))) if inbox.is_dir() else []:
             with path.open("rb") as fh:
                 msg = BytesParser(policy=email.policy.default).parse(fh)
             assert isinstance(msg, EmailMessage)
@@ -374,7 +411,7 @@ class PortableDriver(MacDriver):
         scope = root / _safe_name(folder, "folder") if folder.strip() else root
         if not scope.is_dir():
             scope = root  # an unknown folder: look everywhere, as TinyAgent falls back to the default folder
-        notes = sorted(scope.rglob("*.md")) if scope.is_dir() else []
+        notes = self._inside(sorted(scope.rglob("*.md"))) if scope.is_dir() else []
         if not notes:
             raise NoteNotFoundError(f"no notes in {scope}")
         wanted = name.strip().casefold()
@@ -392,10 +429,10 @@ class PortableDriver(MacDriver):
 
     def _create_note(self, name: str, text: str, folder: str) -> str:
         folder_name = _safe_name(folder, "folder") if folder.strip() else DEFAULT_NOTES_FOLDER
-        path = self._notes_root() / folder_name / f"{_safe_name(name, 'note name')}.md"
+        path = self._target(self._notes_root() / folder_name / f"{_safe_name(name, 'note name')}.md")
         body = f"# {' '.join(name.split())}\n\n{text.strip()}\n"
         with self._lock:
-            if path.exists():
+            if path.exists() or path.is_symlink():
                 raise ToolInputError(
                     f"a note named {name!r} already exists in folder {folder_name!r}; use append_note_content"
                 )
@@ -420,7 +457,7 @@ class PortableDriver(MacDriver):
 
     def _append_note(self, name: str, text: str, folder: str) -> str:
         with self._lock:
-            path = self._find_note(name, folder)
+            path = self._target(self._find_note(name, folder))
             old = path.read_text(encoding="utf-8").rstrip("\n")
             _atomic_write(path, f"{old}\n\n{text.strip()}\n".encode())
         return str(path)
@@ -435,7 +472,8 @@ class PortableDriver(MacDriver):
         data = {"to": list(recipients), "message": message, "created": created.isoformat(timespec="seconds")}
         payload = (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
         with self._lock:
-            path = _new_file(self.home / "messages" / "outbox", f"{created:%Y%m%d-%H%M%S}-sms", ".json", payload)
+            folder = self._folder(self.home / "messages" / "outbox")
+            path = _new_file(folder, f"{created:%Y%m%d-%H%M%S}-sms", ".json", payload)
         return str(path)
 
     async def draft_sms(self, recipients: tuple[str, ...], message: str) -> str:
