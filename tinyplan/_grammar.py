@@ -23,6 +23,10 @@ earlier ones, in references and in strings (``"$N"``, ``${N}``); GBNF cannot cou
 own copy of the argument rules. What is left to the parser: numbering and references after those actions, and a
 keyword given twice at the ``"syntax"`` level. Everything the grammar does express, the parser accepts too. See
 docs/grammar.md for the design and the measurements behind it.
+
+Rule names are lower-case words joined by hyphens (only the per-action copies add ``-L<k>``), unique even when case
+is ignored, so that the same text loads in llama.cpp, xgrammar and llguidance (vLLM, SGLang); `plan_grammar` checks
+its output for undefined rules and case twins before returning it.
 """
 
 from __future__ import annotations
@@ -117,8 +121,10 @@ def plan_grammar(
         checked_actions: How many leading actions get exact numbering and earlier-only references (0: none).
 
     Returns:
-        GBNF text with the start rule ``root``, for llama.cpp (``LlamaGrammar.from_string``, the server's
-        ``grammar`` field) or any OpenAI-compatible server that accepts ``grammar``.
+        GBNF text with the start rule ``root``. It loads as it is in llama.cpp (``LlamaGrammar.from_string``, the
+        servers' ``grammar`` field), xgrammar and llguidance (``llguidance.grammar_from("grammar", text)``), the
+        engines behind vLLM's ``structured_outputs.grammar`` and SGLang's ``ebnf``: every rule it uses is defined
+        and no two rule names differ only in letter case (llguidance's reader folds case).
 
     Raises:
         GrammarError: ``level`` is not ``"syntax"``/``"typed"``, or ``max_tasks`` or ``checked_actions`` is negative.
@@ -166,7 +172,8 @@ def plan_grammar(
         last = k == checked
         after = "free-plan" if last and free_actions else f"step-L{k + 1}"
         per_action.append(
-            f"step-L{k} ::= {thought}( {_lit(f'{k}. ')} call{suffix} nl {after} | {_lit(f'{k}. join()')} plan-end )"
+            f"step-L{k} ::= {thought}( {_lit(f'{k}. ')} {renamed.get('call', 'call')} nl {after}"
+            f" | {_lit(f'{k}. join()')} plan-end )"
         )
         if last and not free_actions:
             per_action.append(f"step-L{k + 1} ::= {thought}{_lit(f'{k + 1}. join()')} plan-end")
@@ -174,10 +181,14 @@ def plan_grammar(
     per_action = [_drop_alternative(line, "ref-L1") for line in per_action]
 
     rules = [f"{name} ::= {rule}" for name, rule in builder.rules.items()]
-    if free_actions:
+    if free_actions or (checked and "call" not in copied):
+        # the free actions call `call`; so do the checked ones when no call can hold a string or a reference (tools
+        # without parameters at "typed"): then there is nothing to copy per action
         rules.insert(0, f"call ::= {shared['call']}")
     rules += _py_name_rules()
-    return "\n".join([*head, *per_action]) + "\n" + _COMMON.strip() + "\n" + "\n".join(rules) + "\n"
+    text = "\n".join([*head, *per_action]) + "\n" + _COMMON.strip() + "\n" + "\n".join(rules) + "\n"
+    _check_rule_names(text)
+    return text
 
 
 #: The longest joiner ``Thought:`` text `joiner_grammar` allows (characters).
@@ -199,7 +210,8 @@ def joiner_grammar(*, can_replan: bool = True, thought_prompted: bool = True) ->
             with it (chat).
 
     Returns:
-        GBNF text with the start rule ``root``; every reply it allows is read by `tinyplan.parse_join`.
+        GBNF text with the start rule ``root``; every reply it allows is read by `tinyplan.parse_join`. Its rule
+        names (``root``, ``thought``, ``text``) load in llama.cpp, xgrammar and llguidance alike.
     """
     start = "" if thought_prompted else '"Thought:" '
     actions = '"Finish("' + (' | "Replan("' if can_replan else "")
@@ -240,9 +252,18 @@ def _lit(text: str) -> str:
 
 
 def _rule_name(hint: str) -> str:
-    """A GBNF rule name (letters, digits, '-') from any text."""
-    name = re.sub(r"[^A-Za-z0-9]+", "-", hint).strip("-").lower()
-    return name or "r"
+    """A rule name from any text: lower-case ASCII letters and digits in words joined by single hyphens, starting
+    with a letter.
+
+    Generated names are kept in that form so that they are valid in every grammar reader a plan grammar meets:
+    llama.cpp's GBNF (``[a-zA-Z0-9-]+``) and llguidance's GBNF-to-Lark converter, which turns ``-`` into ``_``, splits
+    ``fooBar`` into ``foo_bar`` and folds case — two names that differ only in case or in ``-``/``_`` collide there.
+    Only the per-action copies add an upper-case part, ``-L<k>`` (see `_free_name`).
+    """
+    name = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")
+    if not name or not name[0].isalpha():
+        name = "r-" + name if name else "r"
+    return name
 
 
 def _keywordable(name: str) -> bool:
@@ -268,6 +289,16 @@ _ID_START = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _ID_CHAR = _ID_START | set("0123456789")
 
 
+def _py_name_node(prefix: str) -> str:
+    """The rule name of the keyword-trie node after ``prefix``: lower case only, so that ``False``'s ``F`` and
+    ``for``'s ``f`` get names that differ in more than letter case (llguidance's reader folds case)."""
+    if not prefix:
+        return "py-name"
+    if prefix[0].isupper():  # False, None, True: only the first letter is upper case
+        return "py-cap-" + prefix.lower()
+    return "py-name-" + prefix
+
+
 def _py_name_rules() -> list[str]:
     """Rules for ``py-name``: a Python identifier that is not a keyword (a trie over the keywords, complemented).
 
@@ -277,7 +308,7 @@ def _py_name_rules() -> list[str]:
     prefixes = sorted({w[:i] for w in words for i in range(len(w))})
 
     def node(prefix: str) -> str:
-        return "py-name-" + prefix if prefix else "py-name"  # keywords are ASCII letters: valid in rule names
+        return _py_name_node(prefix)
 
     rules = ["py-tail ::= [A-Za-z0-9_]*"]
     for prefix in prefixes:
@@ -313,19 +344,13 @@ class _Builder:
         """Name ``body`` (reusing the name of an identical body) and return the name."""
         if body in self._by_body:
             return self._by_body[body]
-        base = _rule_name(hint)
-        name, n = base, 2
-        while name in self.rules or name in _RESERVED_RULES:
-            name, n = f"{base}-{n}", n + 1
+        name = _free_name(hint, self.rules)
         self.rules[name] = body
         self._by_body[body] = name
         return name
 
     def _reserve(self, hint: str) -> str:
-        base = _rule_name(hint)
-        name, n = base, 2
-        while name in self.rules or name in _RESERVED_RULES:
-            name, n = f"{base}-{n}", n + 1
+        name = _free_name(hint, self.rules)
         self.rules[name] = ""  # filled in later (recursive $defs)
         return name
 
@@ -559,12 +584,6 @@ class _Builder:
         return name
 
 
-_RESERVED_RULES = frozenset(
-    [
-        *re.findall(r"^([a-z0-9-]+) ::=", _COMMON, flags=re.MULTILINE),
-        *("root", "call", "action", "thought", "join-line", "free-plan", "plan-end"),
-    ]
-)
 _COMMON_RULES: dict[str, str] = dict(
     (name, body) for name, body in re.findall(r"^([a-z0-9-]+) ::= (.*)$", _COMMON, flags=re.MULTILINE)
 )
@@ -575,6 +594,26 @@ _TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\]|([A-Za-z][A-Za-z0-9
 def _names(body: str) -> set[str]:
     """The rule names a GBNF body refers to."""
     return {m.group(1) for m in _TOKEN.finditer(body) if m.group(1)}
+
+
+def _check_rule_names(text: str) -> None:
+    """Check that every rule of the grammar ``text`` that is used is defined, and that no two rule names differ only
+    in letter case (llguidance's reader folds case; llama.cpp refuses an undefined rule only when sampling starts).
+
+    Raises:
+        GrammarError: An internal error: the grammar would not load.
+    """
+    defined: dict[str, str] = {}
+    used: set[str] = set()
+    for line in text.splitlines():
+        name, _, body = line.partition(" ::= ")
+        if name.lower() in defined:
+            raise GrammarError(f"internal: rules {defined[name.lower()]!r} and {name!r} differ only in letter case")
+        defined[name.lower()] = name
+        used |= _names(body)
+    missing = used - set(defined.values())
+    if missing:
+        raise GrammarError(f"internal: rules used but not defined: {', '.join(sorted(missing))}")
 
 
 def _reaching(targets: set[str], rules: Mapping[str, str]) -> set[str]:
@@ -747,3 +786,30 @@ def _literal_shapes(values: Iterable[Any]) -> list[str]:
             if lit not in out:
                 out.append(lit)
     return out or ["value"]
+
+
+_HEAD_RULES = ("root", "call", "action", "thought", "join-line", "free-plan", "plan-end", "step")
+#: Names the builder must not take: the fixed rules and the bases of the per-action rules (all lower case).
+_RESERVED_RULES = frozenset(
+    [
+        *_COMMON_RULES,
+        *_HEAD_RULES,
+        *_action_rules(2),
+        *(line.partition(" ::= ")[0] for line in _py_name_rules()),
+    ]
+)
+# what a per-action copy appends to a name, compared without case: "-L3" (a builder name never ends like this)
+_COPY_SUFFIX = re.compile(r"-l[0-9]+$", flags=re.IGNORECASE)
+
+
+def _free_name(hint: str, taken: Mapping[str, str]) -> str:
+    """A new rule name for ``hint``: not in ``taken``, not reserved, and not ending like a per-action copy.
+
+    Builder names are lower case (`_rule_name`) and never end in ``-l<digits>``, and the per-action copies append
+    ``-L<k>`` to them: so all the names of a grammar differ from each other even when letter case is ignored.
+    """
+    base = _rule_name(hint)
+    name, n = base, 2
+    while name in taken or name in _RESERVED_RULES or _COPY_SUFFIX.search(name):
+        name, n = f"{base}-{n}", n + 1
+    return name
