@@ -15,9 +15,9 @@ import keyword
 import re
 import types
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import anyio.to_thread
 import docstring_parser
@@ -25,9 +25,13 @@ import pydantic
 
 from tinyplan._errors import TinyplanError, ToolDefinitionError, ToolsetError
 
+if TYPE_CHECKING:
+    from tinyplan._checks import Cue
+
 __all__ = ["RESERVED_NAMES", "Tool", "ToolArgumentError", "Toolset", "get_tool", "tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+OpenAIShape = Literal["chat", "responses"]
 
 #: Names a tool may not take: ``join`` ends every plan (LLMCompiler).
 RESERVED_NAMES = frozenset({"join"})
@@ -216,64 +220,103 @@ class Tool:
         schema: Mapping[str, Any],
         function: Callable[..., Any] | None = None,
         *,
+        name: str | None = None,
         timeout: float | None = None,
         side_effects: bool = False,
+        output_schema: Mapping[str, Any] | None = None,
     ) -> Tool:
         """Build a tool from an OpenAI function schema (``{"name", "description", "parameters"}``).
 
-        Either the bare function object or the ``{"type": "function", "function": {...}}`` wrapper is accepted.
-        Parameter types map from JSON Schema (string, integer, number, boolean, array, object, enum, null) to Python
-        types for validation. Without ``function`` the tool echoes its validated arguments as a dict (a stand-in
-        used by the evaluation harness).
+        The Chat Completions wrapper ``{"type": "function", "function": {...}}``, the flat Responses shape
+        ``{"type": "function", "name", ...}`` and the bare function object are accepted. Parameter types map from
+        JSON Schema to Python types for validation: string, integer, number, boolean, null, array, object, ``enum``
+        and ``const`` (a ``Literal``), ``anyOf``/``oneOf`` (a union, so ``anyOf: [X, {"type": "null"}]`` is an
+        optional ``X`` and enums inside stay enums), a one-member ``allOf``, and local ``$ref``s into ``$defs`` or
+        ``definitions`` (a recursive one becomes ``Any`` where it recurs). A property without a type is ``Any``. The
+        schema itself is kept as the tool's `json_schema`, so the typed plan grammar constrains what it constrains.
+        Without ``function`` the tool echoes its validated arguments as a dict (a stand-in used by the evaluation
+        harness).
+
+        Args:
+            schema: The function schema.
+            function: Called with the validated arguments as keywords (sync or async).
+            name: The name plans call it by (default: the schema's name).
+            timeout: Seconds a call may take.
+            side_effects: Marks calls that change the world.
+            output_schema: A JSON Schema of the result; it becomes the signature's return type, e.g.
+                ``{city: str, temp_c: float}`` for an object, so plans can use ``$N.temp_c``.
 
         Raises:
-            ToolDefinitionError: The schema is not an object with a valid name.
+            ToolDefinitionError: The schema has no valid name, or its parameters are not a JSON Schema object (a
+                root ``type`` other than ``"object"``, ``properties`` that are not a mapping, a bad ``required``).
         """
         if schema.get("type") == "function" and isinstance(schema.get("function"), Mapping):
             schema = schema["function"]
         if not isinstance(schema, Mapping):
             raise ToolDefinitionError(f"a tool schema must be a mapping, not {type(schema).__name__}")
-        name = schema.get("name")
-        if not isinstance(name, str):
+        schema_name = schema.get("name")
+        if not isinstance(schema_name, str):
             raise ToolDefinitionError(f"tool schema without a name: {schema!r:.200}")
+        tool_name = schema_name if name is None else name
         spec = schema.get("parameters") or {}
         if not isinstance(spec, Mapping):
-            raise ToolDefinitionError(f"tool {name!r}: 'parameters' must be a JSON Schema object")
-        props = spec.get("properties")
+            raise ToolDefinitionError(f"tool {tool_name!r}: 'parameters' must be a JSON Schema object")
+        defs = _schema_defs(spec)
+        root: Mapping[str, Any] = spec
+        if isinstance(spec.get("$ref"), str) and "properties" not in spec:
+            target = _resolve_ref(spec["$ref"], defs)
+            if target is None:
+                raise ToolDefinitionError(f"tool {tool_name!r}: cannot resolve the parameters' $ref {spec['$ref']!r}")
+            root = target
+        kind = root.get("type")
+        if kind not in (None, "object", "dict") and not (isinstance(kind, list) and "object" in kind):
+            raise ToolDefinitionError(
+                f'tool {tool_name!r}: the parameters schema must be an object ("type": "object") with '
+                f"properties, not type {kind!r}: a plan passes named arguments"
+            )
+        props = root.get("properties")
         props = {} if props is None else props
         if not isinstance(props, Mapping):
-            raise ToolDefinitionError(f"tool {name!r}: 'parameters.properties' must be an object")
-        required_list = spec.get("required")
+            raise ToolDefinitionError(f"tool {tool_name!r}: 'parameters.properties' must be an object")
+        required_list = root.get("required")
         required_list = [] if required_list is None else required_list
         if not isinstance(required_list, list) or not all(isinstance(r, str) for r in required_list):
-            raise ToolDefinitionError(f"tool {name!r}: 'parameters.required' must be a list of names")
+            raise ToolDefinitionError(f"tool {tool_name!r}: 'parameters.required' must be a list of names")
         required = set(required_list)
-        params = tuple(
-            Parameter(
-                name=pname,
-                annotation=_json_schema_type(pschema) if pname in required else _json_schema_type(pschema) | None,
-                required=pname in required,
-                default=pschema.get("default") if isinstance(pschema, Mapping) else None,
-                description=str(pschema.get("description", "")) if isinstance(pschema, Mapping) else "",
+        params = []
+        for pname, pschema in props.items():
+            annotation = _json_schema_type(pschema, defs)
+            params.append(
+                Parameter(
+                    name=str(pname),
+                    annotation=annotation if pname in required else annotation | None,
+                    required=pname in required,
+                    default=pschema.get("default") if isinstance(pschema, Mapping) else None,
+                    description=str(pschema.get("description", "")) if isinstance(pschema, Mapping) else "",
+                )
             )
-            for pname, pschema in props.items()
-        )
         if function is None:
 
             def echo(**kwargs: Any) -> dict[str, Any]:
-                return {"tool": name, "arguments": kwargs}
+                return {"tool": tool_name, "arguments": kwargs}
 
             function = echo
         tool_ = cls(
-            name=name,
-            description=str(schema.get("description", "")),
+            name=tool_name,
+            description=str(schema.get("description") or ""),
             function=function,
-            parameters=params,
-            returns="Any",
+            parameters=tuple(params),
+            returns="Any" if output_schema is None else schema_type_text(output_schema),
             timeout=timeout,
             side_effects=side_effects,
         )
-        tool_._schema_override = copy.deepcopy(dict(spec)) if spec else None
+        if root is not spec:  # a root $ref: keep the object it points to, with the definitions it may use
+            tool_._schema_override = {
+                **copy.deepcopy(dict(root)),
+                **{k: copy.deepcopy(spec[k]) for k in _DEF_KEYS if k in spec},
+            }
+        else:
+            tool_._schema_override = copy.deepcopy(dict(spec)) if spec else None
         return tool_
 
     # ------------------------------------------------------------------------------------------------- schemas
@@ -288,12 +331,32 @@ class Tool:
                 prop.pop("title", None)
         return schema
 
-    def openai_schema(self) -> dict[str, Any]:
-        """The tool in OpenAI's tool format: ``{"type": "function", "function": {name, description, parameters}}``."""
-        return {
-            "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": self.json_schema()},
-        }
+    def openai_schema(self, shape: OpenAIShape = "chat", *, strict: bool = False) -> dict[str, Any]:
+        """The tool as an OpenAI function tool.
+
+        Args:
+            shape: ``"chat"`` for Chat Completions, ``{"type": "function", "function": {name, description,
+                parameters}}``; ``"responses"`` for the Responses API's flat ``{"type": "function", name,
+                description, parameters, strict}`` (which always states ``strict``: that API's default is true).
+            strict: OpenAI's strict mode (``"strict": true``): every object lists all its properties as
+                ``required``, an optional property is made nullable instead (``"type": ["X", "null"]``, or
+                ``anyOf: [X, {"type": "null"}]`` for a ``$ref``/union), ``default``s are dropped (the model sends
+                null for a left-out argument) and every object gets ``"additionalProperties": false``.
+
+        Raises:
+            ValueError: An unknown ``shape``.
+        """
+        if shape not in ("chat", "responses"):
+            raise ValueError(f"shape must be 'chat' or 'responses', not {shape!r}")
+        parameters = self.json_schema()
+        if strict:
+            parameters = strict_schema(parameters)
+        function: dict[str, Any] = {"name": self.name, "description": self.description, "parameters": parameters}
+        if shape == "responses":
+            return {"type": "function", **function, "strict": strict}
+        if strict:
+            function["strict"] = True
+        return {"type": "function", "function": function}
 
     def signature(self) -> str:
         """The signature line for the planner prompt, e.g. ``send_sms(recipients: list[str], message: str) -> str``."""
@@ -396,21 +459,78 @@ def _is_async_callable(fn: Callable[..., Any]) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
-def _json_schema_type(schema: Any) -> Any:
-    """Map a JSON Schema fragment to a Python type pydantic can validate with."""
-    if not isinstance(schema, Mapping):
+_DEF_KEYS = ("$defs", "definitions")
+_MAX_SCHEMA_DEPTH = 32
+
+
+def _schema_defs(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The local definitions of a root schema, keyed by the ``$ref`` that names them (``#/$defs/X``)."""
+    defs: dict[str, Any] = {}
+    for key in _DEF_KEYS:
+        found = schema.get(key)
+        if isinstance(found, Mapping):
+            defs.update({f"#/{key}/{name}": sub for name, sub in found.items()})
+    return defs
+
+
+def _resolve_ref(ref: str, defs: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    target = defs.get(ref)
+    return target if isinstance(target, Mapping) else None
+
+
+def _union(members: Sequence[Any]) -> Any:
+    """One type for several: ``Any`` if any member is, literals merged into one ``Literal``, duplicates dropped."""
+    if any(m is Any for m in members):
         return Any
+    literals: list[Any] = []
+    others: list[Any] = []
+    for m in members:
+        if typing.get_origin(m) is Literal:
+            literals.extend(a for a in typing.get_args(m) if a not in literals)
+        elif m not in others:
+            others.append(m)
+    if literals:
+        others.insert(0, Literal[tuple(literals)])
+    return functools.reduce(lambda a, b: a | b, others)
+
+
+def _json_schema_type(
+    schema: Any, defs: Mapping[str, Any] | None = None, _path: frozenset[str] = frozenset(), _depth: int = 0
+) -> Any:
+    """Map a JSON Schema fragment to a Python type pydantic can validate with (see `Tool.from_schema`)."""
+    if not isinstance(schema, Mapping) or _depth > _MAX_SCHEMA_DEPTH:
+        return Any
+    defs = defs or {}
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        target = _resolve_ref(ref, defs)
+        if target is None or ref in _path:  # not a local definition, or a recursive one
+            return Any
+        return _json_schema_type(target, defs, _path | {ref}, _depth + 1)
+    if "const" in schema and _is_literal_value(schema["const"]):
+        return Literal[schema["const"]]
     if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
-        values = tuple(v for v in schema["enum"] if isinstance(v, (str, int, float, bool)) or v is None)
+        values = tuple(v for v in schema["enum"] if _is_literal_value(v))
         if values:
             return Literal[values]  # type: ignore[valid-type]
+    for key in ("anyOf", "oneOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and options:
+            # keywords beside anyOf (e.g. a shared "type") apply to every option
+            shared = {k: v for k, v in schema.items() if k not in (key, "description", "title", "default")}
+            members = [
+                _json_schema_type({**shared, **o} if isinstance(o, Mapping) else o, defs, _path, _depth + 1)
+                for o in options
+            ]
+            return _union(members)
+    all_of = schema.get("allOf")
+    if isinstance(all_of, list) and len(all_of) == 1:
+        return _json_schema_type(all_of[0], defs, _path, _depth + 1)
     kind = schema.get("type")
     if isinstance(kind, list):
-        members = [_json_schema_type({**schema, "type": k}) for k in kind]
-        result: Any = members[0]
-        for m in members[1:]:
-            result = result | m
-        return result
+        if not kind:
+            return Any
+        return _union([_json_schema_type({**schema, "type": k}, defs, _path, _depth + 1) for k in kind])
     if kind in ("string", "str"):
         return str
     if kind in ("integer", "int"):
@@ -422,10 +542,132 @@ def _json_schema_type(schema: Any) -> Any:
     if kind == "null":
         return type(None)
     if kind in ("array", "list", "tuple"):
-        return list[_json_schema_type(schema.get("items"))]  # type: ignore[misc]
+        return list[_json_schema_type(schema.get("items"), defs, _path, _depth + 1)]  # type: ignore[misc]
     if kind in ("object", "dict"):
         return dict[str, Any]
     return Any
+
+
+def _is_literal_value(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None
+
+
+def schema_type_text(schema: Any, defs: Mapping[str, Any] | None = None) -> str:
+    """A short, model-friendly type of a JSON Schema for a signature line: ``str``, ``list[int]``,
+    ``{city: str, temp_c: float}`` (an object's fields, so a plan can use ``$N.city``), ``Literal['a', 'b']``.
+
+    Texts longer than 200 characters fall back to the bare kind (``dict``, ``list``).
+    """
+    if isinstance(schema, Mapping) and defs is None:
+        defs = _schema_defs(schema)
+    text = _schema_text(schema, defs or {}, frozenset(), 0)
+    if len(text) > 200:
+        kind = schema.get("type") if isinstance(schema, Mapping) else None
+        return {"object": "dict", "array": "list"}.get(kind, "Any") if isinstance(kind, str) else "Any"
+    return text
+
+
+def _schema_text(schema: Any, defs: Mapping[str, Any], path: frozenset[str], depth: int) -> str:
+    if not isinstance(schema, Mapping) or depth > 8:
+        return "Any"
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        target = _resolve_ref(ref, defs)
+        if target is None or ref in path:
+            return ref.rsplit("/", 1)[-1] or "Any"
+        return _schema_text(target, defs, path | {ref}, depth + 1)
+    if "const" in schema or isinstance(schema.get("enum"), list):
+        return _type_name(_json_schema_type(schema, defs))
+    for key in ("anyOf", "oneOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            parts: list[str] = []
+            for option in schema[key]:
+                text = _schema_text(option, defs, path, depth + 1)
+                if text not in parts:
+                    parts.append(text)
+            return "Any" if "Any" in parts else " | ".join(parts)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " | ".join(_schema_text({**schema, "type": k}, defs, path, depth + 1) for k in kind) or "Any"
+    if kind == "array" or (kind is None and "items" in schema):
+        return f"list[{_schema_text(schema.get('items'), defs, path, depth + 1)}]" if "items" in schema else "list"
+    if kind == "object" or (kind is None and "properties" in schema):
+        props = schema.get("properties")
+        if isinstance(props, Mapping) and props:
+            return "{" + ", ".join(f"{k}: {_schema_text(v, defs, path, depth + 1)}" for k, v in props.items()) + "}"
+        return "dict"
+    simple = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "null": "None"}
+    return simple.get(kind, "Any") if isinstance(kind, str) else "Any"
+
+
+def strict_schema(schema: Any) -> Any:
+    """A copy of a JSON Schema in OpenAI's strict form (see `Tool.openai_schema`): every object lists all its
+    properties as ``required`` (optional ones made nullable) and has ``"additionalProperties": false``; ``default``
+    values are dropped. Applies to nested objects, array items, unions and ``$defs`` alike."""
+    if isinstance(schema, list):
+        return [strict_schema(s) for s in schema]
+    if not isinstance(schema, Mapping):
+        return copy.deepcopy(schema)
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "default":
+            continue
+        if key in ("properties", "$defs", "definitions", "patternProperties") and isinstance(value, Mapping):
+            out[key] = {k: strict_schema(v) for k, v in value.items()}
+        elif key in ("items", "additionalProperties", "not", "contains", "if", "then", "else"):
+            out[key] = strict_schema(value)
+        elif key in ("anyOf", "oneOf", "allOf", "prefixItems") and isinstance(value, list):
+            out[key] = [strict_schema(v) for v in value]
+        else:
+            out[key] = copy.deepcopy(value)
+    kind = out.get("type")
+    if kind == "object" or (isinstance(kind, list) and "object" in kind) or (kind is None and "properties" in out):
+        props = out.get("properties")
+        props = dict(props) if isinstance(props, Mapping) else {}
+        required = schema.get("required")
+        required = set(required) if isinstance(required, list) else set()
+        for name, sub in props.items():
+            if name not in required:
+                props[name] = _nullable(sub)
+        out["properties"] = props
+        out["required"] = list(props)
+        out["additionalProperties"] = False
+    return out
+
+
+def _allows_null(schema: Mapping[str, Any]) -> bool:
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    if isinstance(schema.get("enum"), list):
+        return None in schema["enum"]
+    for key in ("anyOf", "oneOf"):
+        options = schema.get(key)
+        if isinstance(options, list) and any(isinstance(o, Mapping) and _allows_null(o) for o in options):
+            return True
+    constrained = ("type", "enum", "const", "$ref", "anyOf", "oneOf", "allOf", "not")
+    return not any(k in schema for k in constrained)  # an unconstrained schema allows anything, null too
+
+
+def _nullable(schema: Any) -> Any:
+    """``schema`` that also allows null: ``"type": ["X", "null"]`` where it has a plain type, else ``anyOf``."""
+    if not isinstance(schema, Mapping) or _allows_null(schema):
+        return schema
+    out = dict(schema)
+    kind = out.get("type")
+    if isinstance(kind, (str, list)) and not any(k in out for k in ("$ref", "anyOf", "oneOf", "allOf", "const", "not")):
+        out["type"] = [*(kind if isinstance(kind, list) else [kind]), "null"]
+        if isinstance(out.get("enum"), list):
+            out["enum"] = [*out["enum"], None]
+        return out
+    if isinstance(out.get("anyOf"), list) and not any(k in out for k in ("$ref", "oneOf", "allOf", "const")):
+        out["anyOf"] = [*out["anyOf"], {"type": "null"}]
+        return out
+    description = out.pop("description", None)
+    wrapped: dict[str, Any] = {"anyOf": [out, {"type": "null"}]}
+    if description is not None:
+        wrapped["description"] = description
+    return wrapped
 
 
 def _type_name(annotation: Any) -> str:
@@ -524,6 +766,9 @@ class Toolset:
         tools: Tools or `@tool`-decorated functions (plain functions are turned into tools with defaults).
         instructions: Extra rules for the planner prompt (e.g. "look up an email address before composing").
         examples: In-context example plans: texts in the form ``Question: ...`` followed by a plan.
+        cues: Coverage rules for the plan checker (`tinyplan.Cue`: words of a request that call for one of some
+            tools); a plan that ends while a cue's tools are all missing is continued (``Planner(self_check=True)``).
+        needs_cue: Tools a plan may call only when one of ``cues`` naming them matches the request.
 
     Raises:
         ToolsetError: A duplicate, reserved or invalid name.
@@ -535,10 +780,14 @@ class Toolset:
         *,
         instructions: Sequence[str] = (),
         examples: Sequence[str] = (),
+        cues: Sequence[Cue] = (),
+        needs_cue: Iterable[str] = (),
     ) -> None:
         self._tools: dict[str, Tool] = {}
         self.instructions: list[str] = list(instructions)
         self.examples: list[str] = list(examples)
+        self.cues: list[Cue] = list(cues)
+        self.needs_cue: frozenset[str] = frozenset(needs_cue)
         for t in tools:
             self.add(t)
 
@@ -571,7 +820,7 @@ class Toolset:
         unknown = sorted(wanted - self._tools.keys())
         if unknown:
             raise ToolsetError(f"not in the toolset: {unknown}; tools: {self.names}")
-        sub = Toolset(instructions=self.instructions, examples=self.examples)
+        sub = Toolset(instructions=self.instructions, examples=self.examples, cues=self.cues, needs_cue=self.needs_cue)
         sub._tools = {n: t for n, t in self._tools.items() if n in wanted}
         return sub
 
@@ -596,12 +845,81 @@ class Toolset:
         """Tool names in registration order."""
         return list(self._tools)
 
-    def openai_schemas(self) -> list[dict[str, Any]]:
-        """All tools in OpenAI's tool format."""
-        return [t.openai_schema() for t in self._tools.values()]
+    def openai_schemas(self, shape: OpenAIShape = "chat", *, strict: bool = False) -> list[dict[str, Any]]:
+        """All tools as OpenAI function tools (see `Tool.openai_schema` for ``shape`` and ``strict``)."""
+        return [t.openai_schema(shape, strict=strict) for t in self._tools.values()]
+
+    @classmethod
+    def from_openai(
+        cls,
+        schemas: Iterable[Mapping[str, Any]],
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        *,
+        side_effects: bool | Collection[str] = False,
+        timeout: float | None = None,
+        instructions: Sequence[str] = (),
+        examples: Sequence[str] = (),
+    ) -> Toolset:
+        """A toolset from OpenAI function tool schemas, each called through a Python function.
+
+        Both shapes are read: Chat Completions' ``{"type": "function", "function": {name, description,
+        parameters}}`` and the Responses API's flat ``{"type": "function", name, description, parameters}`` (a bare
+        ``{name, description, parameters}`` too). Schemas are read as `Tool.from_schema` reads them. A name that is
+        not an identifier (OpenAI allows ``-``) is called by its plan-safe form in plans (``get-weather`` becomes
+        ``get_weather``); its function is still looked up by the original name.
+
+        Args:
+            schemas: The tool schemas.
+            functions: ``{schema name: function}``; each is called with the validated arguments as keywords (sync
+                or async). None: every tool echoes its arguments (a stand-in for evaluation and dry runs).
+            side_effects: True for all tools, or the (schema or plan) names of the tools that change the world.
+            timeout: Seconds each call may take.
+            instructions: Planner rules for the toolset.
+            examples: Example plans for the toolset.
+
+        Raises:
+            ToolsetError: A schema that is not a function tool, a missing function, or two names that map to one
+                plan name.
+            ToolDefinitionError: A schema that `Tool.from_schema` cannot read.
+        """
+        from tinyplan._names import plan_names
+
+        bodies: list[Mapping[str, Any]] = []
+        for raw in schemas:
+            body = _openai_function_body(raw)
+            bodies.append(body)
+        mapping = plan_names((str(b["name"]) for b in bodies), source="OpenAI tool")
+        marked = set(side_effects) if not isinstance(side_effects, bool) else set()
+        toolset = cls(instructions=instructions, examples=examples)
+        for (safe, original), body in zip(mapping.items(), bodies, strict=True):
+            function = None
+            if functions is not None:
+                if original not in functions:
+                    raise ToolsetError(f"no function for the OpenAI tool {original!r}; functions: {sorted(functions)}")
+                function = functions[original]
+            effects = side_effects if isinstance(side_effects, bool) else bool({safe, original} & marked)
+            toolset.add(Tool.from_schema(body, function, name=safe, side_effects=effects, timeout=timeout))
+        return toolset
 
     def __repr__(self) -> str:
         return f"Toolset({self.names!r})"
+
+
+def _openai_function_body(raw: Any) -> Mapping[str, Any]:
+    """``{name, description, parameters}`` of a Chat Completions, Responses or bare OpenAI function tool.
+
+    Raises:
+        ToolsetError: Not a function tool (e.g. a built-in ``{"type": "web_search"}``) or without a name.
+    """
+    if not isinstance(raw, Mapping):
+        raise ToolsetError(f"an OpenAI tool must be a mapping, not {type(raw).__name__}")
+    kind = raw.get("type", "function")
+    if kind != "function":
+        raise ToolsetError(f"not a function tool (type {kind!r}): {raw!r:.200}")
+    body = raw["function"] if isinstance(raw.get("function"), Mapping) else raw
+    if not isinstance(body.get("name"), str) or not body["name"]:
+        raise ToolsetError(f"an OpenAI function tool without a name: {raw!r:.200}")
+    return body
 
 
 def as_toolset(tools: Toolset | Iterable[ToolLike] | None) -> Toolset:
