@@ -28,7 +28,7 @@ from tinyplan._backend import Backend
 from tinyplan._errors import TinyplanError
 from tinyplan._events import Event, FinalAnswer, JoinDecided, PlanParseFailed, Replanning, TaskParsed, Token
 from tinyplan._executor import TaskResult, TaskState, observation_text
-from tinyplan._planner import Plan, Planner, PlanResult
+from tinyplan._planner import Plan, Planner, PlanResult, check_request_text
 from tinyplan._tools import Toolset, as_toolset
 
 __all__ = ["main"]
@@ -54,16 +54,24 @@ class _Display:
         self.plan_text: dict[int, str] = {}
         self.tasks: dict[tuple[int, int], TaskResult | None] = {}
         self.calls: dict[tuple[int, int], str] = {}
+        self.plan_done: set[int] = set()
         self.notes: list[Text] = []
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, Token) and event.phase == "plan":
-            self.plan_text[event.round] = self.plan_text.get(event.round, "") + event.text
+            if event.round not in self.plan_done:
+                self.plan_text[event.round] = self.plan_text.get(event.round, "") + event.text
         elif isinstance(event, TaskParsed):
             if not event.task.is_join:
                 key = (event.round, event.task.idx)
                 self.calls[key] = event.task.text
                 self.tasks.setdefault(key, None)
+            else:  # the plan ends at join(): what the model wrote after it (a stop string's start) is not shown
+                self.plan_done.add(event.round)
+                text = self.plan_text.get(event.round, "")
+                end = text.rfind(event.task.text)
+                if end >= 0:
+                    self.plan_text[event.round] = text[: end + len(event.task.text)]
         elif hasattr(event, "result") and isinstance(event.result, TaskResult):
             if not event.result.task.is_join:
                 key = (event.round, event.result.task.idx)
@@ -131,15 +139,28 @@ def _load_toolset(spec: str) -> Toolset:
         raise click.BadParameter(str(exc), param_hint="--toolset") from exc
 
 
-def _make_backend(model: str | None, server: str | None, openai: str | None, openai_model: str | None) -> Backend:
+def _make_backend(
+    model: str | None,
+    server: str | None,
+    openai: str | None,
+    openai_model: str | None,
+    grammar_format: str | None = None,
+) -> Backend:
     from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, OpenAICompatibleBackend
 
     if server and openai:
         raise click.UsageError("give --server or --openai, not both")
+    if grammar_format and not openai:
+        raise click.UsageError("--grammar-format is an option of --openai")
     if server:
         return LlamaServerBackend(server)
     if openai:
-        return OpenAICompatibleBackend(openai, model=openai_model, api_key=os.environ.get("OPENAI_API_KEY"))
+        return OpenAICompatibleBackend(
+            openai,
+            model=openai_model,
+            api_key=os.environ.get("OPENAI_API_KEY"),
+            grammar_format=grammar_format,  # type: ignore[arg-type]
+        )
     return LlamaCppBackend(model, n_ctx=8192)  # the Mac toolset's prompt is ~3.5k tokens; replans add more
 
 
@@ -178,11 +199,30 @@ def main() -> None:
 @click.option("--server", metavar="URL", help="Use a running llama.cpp server (llama-server) at URL.")
 @click.option("--openai", metavar="URL", help="Use an OpenAI-compatible API at URL (e.g. http://host:8000/v1).")
 @click.option("--openai-model", metavar="NAME", help="The model name to send to --openai (key: $OPENAI_API_KEY).")
+@click.option(
+    "--grammar-format",
+    type=click.Choice(["llama.cpp", "vllm", "vllm-guided", "sglang"]),
+    help="Where --openai's server reads a GBNF grammar (default llama.cpp: the 'grammar' field).",
+)
 @click.option("--toolset", "toolset_spec", metavar="MODULE:ATTR", help="Your own tools instead of the Mac toolset.")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Home folder of the Mac toolset.")
+@click.option(
+    "--allow-dir",
+    "allow_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder the Mac toolset may also read and attach files from (besides its home); repeatable.",
+)
 @click.option("--max-replans", default=1, show_default=True, type=click.IntRange(0, 10))
-@click.option("--join", "join_mode", type=click.Choice(["auto", "llm", "observations"]), default="auto",
-              show_default=True, help="auto: observations for the Mac toolset, llm for your own tools.")  # fmt: skip
+@click.option(
+    "--join",
+    "join_mode",
+    type=click.Choice(["auto", "llm", "observations"]),
+    default="auto",
+    show_default=True,
+    help="auto: when the last steps are actions that report what they did, their reports are the answer; otherwise "
+    "the model answers (llm). observations: list every observation.",
+)
 @click.option("--grammar", type=click.Choice(["none", "syntax", "typed"]), default="typed", show_default=True,
               help="Constrain the plan with a GBNF grammar generated from the tools.")  # fmt: skip
 @click.option(
@@ -207,8 +247,10 @@ def run(
     server: str | None,
     openai: str | None,
     openai_model: str | None,
+    grammar_format: str | None,
     toolset_spec: str | None,
     home: Path | None,
+    allow_dirs: tuple[Path, ...],
     max_replans: int,
     join_mode: str,
     grammar: str,
@@ -222,27 +264,28 @@ def run(
     """Plan QUERY with a local model and run the plan."""
 
     def work() -> None:
+        check_request_text(query)  # before anything is loaded or created
         if toolset_spec:
+            if allow_dirs:
+                raise click.UsageError("--allow-dir is an option of the Mac toolset, not of --toolset")
             tools = _load_toolset(toolset_spec)
-            join = "llm" if join_mode == "auto" else join_mode
         else:
             from tinyplan.toolsets.mac import copy_sample_home, mac_toolset
 
             if home is not None and not home.exists():
                 copy_sample_home(home)
                 click.echo(f"tinyplan: created {home} from the sample home", err=True)
-            tools = mac_toolset(home)
-            join = "observations" if join_mode == "auto" else join_mode
+            tools = mac_toolset(home, allow=list(allow_dirs))
         retriever = None
         if rag:
             from tinyplan.rag import EmbeddingRetriever
 
             retriever = EmbeddingRetriever()  # a missing extra raises with the install hint
-        backend = _make_backend(model, server, openai, openai_model)
+        backend = _make_backend(model, server, openai, openai_model, grammar_format)
         planner = Planner(
             backend,
             tools,
-            join=join,  # type: ignore[arg-type]
+            join=join_mode,  # type: ignore[arg-type]
             max_replans=max_replans,
             grammar=None if grammar == "none" else grammar,  # type: ignore[arg-type]
             retriever=retriever,
@@ -258,7 +301,11 @@ async def _run_async(
 ) -> None:
     console = Console(highlight=False)
     display = _Display(verbose)
-    live = None if as_json else Live(display.render(), console=console, refresh_per_second=12)
+    # Live redraws in a terminal; elsewhere (a pipe, a file) it would only print its last frame, without the final
+    # newline, so the answer panel would start on the table's last line: print the finished view instead.
+    live = Live(display.render(), console=console, refresh_per_second=12) if console.is_terminal else None
+    if as_json:
+        live = None
 
     def on_event(event: Event) -> None:
         display.on_event(event)
@@ -272,6 +319,8 @@ async def _run_async(
             else:
                 result = await _collect(planner, query, on_event)
     finally:
+        if live is None and not as_json and (display.plan_text or display.tasks or display.notes):
+            console.print(display.render())
         await backend.aclose()
     if dry_run:
         if as_json:
@@ -367,4 +416,11 @@ def _register_eval() -> None:
     main.add_command(eval_command, "eval")
 
 
+def _register_mcp() -> None:
+    from tinyplan._mcp_cli import mcp_group  # imports without the MCP SDK; `mcp serve` says what to install
+
+    main.add_command(mcp_group, "mcp")
+
+
 _register_eval()
+_register_mcp()

@@ -177,11 +177,14 @@ def test_mac_toolset_writes_the_sms_draft_into_a_new_home(fake_server: FakeServe
     assert res.exit_code == 0, res.output
     assert f"created {home} from the sample home" in res.stderr
     data = json.loads(res.stdout)
-    assert data["status"] == "answered" and "send_sms" in data["answer"]
+    assert data["status"] == "answered"
+    assert data["answer"].startswith(
+        "Drafted a text to Sid Jha (+1 510 555 0101) and Lutfi Eren Erdogan (+1 510 555 0102): “The meeting moved"
+    )
     drafts = [json.loads(p.read_text()) for p in (home / "messages" / "outbox").glob("*.json")]
     assert len(drafts) == 1 and drafts[0]["message"] == "The meeting moved to 3pm"
     assert {"".join(c for c in r if c.isdigit()) for r in drafts[0]["to"]} == {"15105550101", "15105550102"}
-    assert len(prompts) == 1  # join="observations" for the Mac toolset: no joiner call
+    assert len(prompts) == 1  # join="auto": the action reported what it did, no joiner call
 
 
 # ------------------------------------------------------------------------------------------------------ errors
