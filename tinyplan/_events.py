@@ -1,7 +1,8 @@
 """Typed events a plan run emits, in causal order (see `Planner.stream`).
 
 Order within one planning round: `Token` events while the plan streams, interleaved with `TaskParsed` (each task
-the moment its line closes), `TaskStarted` and `TaskFinished` (tools run while the model still writes); then
+the moment its line closes and passes the plan checks), `PlanRepaired` (a line that failed them, written again),
+`TaskStarted` and `TaskFinished` (tools run while the model still writes); then
 `JoinDecided`; then either `Replanning` and the next round, or `FinalAnswer` last.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from tinyplan._checks import Problem
     from tinyplan._executor import TaskResult
     from tinyplan._joiner import JoinDecision
     from tinyplan._parser import Task
@@ -21,6 +23,7 @@ __all__ = [
     "FinalAnswer",
     "JoinDecided",
     "PlanParseFailed",
+    "PlanRepaired",
     "Replanning",
     "TaskFinished",
     "TaskParsed",
@@ -71,6 +74,17 @@ class PlanParseFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanRepaired:
+    """A streamed line failed a plan check and is written again: the plan was cut back to the start of ``line``,
+    and the model continues after the ``Thought:`` line ``problem.hint`` (see `tinyplan.PlanChecker`). The faulty
+    line never reached the task fetching unit."""
+
+    problem: Problem
+    line: str
+    round: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class JoinDecided:
     """The joiner decided: finish with an answer, or replan with a reason."""
 
@@ -94,4 +108,14 @@ class FinalAnswer:
     round: int = 0
 
 
-Event = Token | TaskParsed | TaskStarted | TaskFinished | PlanParseFailed | JoinDecided | Replanning | FinalAnswer
+Event = (
+    Token
+    | TaskParsed
+    | TaskStarted
+    | TaskFinished
+    | PlanParseFailed
+    | PlanRepaired
+    | JoinDecided
+    | Replanning
+    | FinalAnswer
+)

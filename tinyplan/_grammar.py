@@ -100,6 +100,8 @@ def plan_grammar(
     thoughts: bool = True,
     max_tasks: int | None = None,
     checked_actions: int = CHECKED_ACTIONS,
+    first_action: int = 1,
+    join_first: bool = True,
 ) -> str:
     """The GBNF grammar of a complete plan that calls only ``tools``.
 
@@ -119,6 +121,11 @@ def plan_grammar(
             before ``join()``.
         max_tasks: At most this many actions before ``join()`` (None: no limit).
         checked_actions: How many leading actions get exact numbering and earlier-only references (0: none).
+        first_action: The number of the first action the text continues with: a plan whose first
+            ``first_action - 1`` actions are already written (in the prompt) and is continued, e.g. when a line is
+            written again after a failed check (see `tinyplan.PlanChecker`).
+        join_first: Whether the first line written may be ``join()``; False when the plan must go on (a requested
+            action is missing).
 
     Returns:
         GBNF text with the start rule ``root``. It loads as it is in llama.cpp (``LlamaGrammar.from_string``, the
@@ -136,6 +143,8 @@ def plan_grammar(
         raise GrammarError(f"max_tasks must be a non-negative integer or None, not {max_tasks!r}")
     if not _is_count(checked_actions):
         raise GrammarError(f"checked_actions must be a non-negative integer, not {checked_actions!r}")
+    if not _is_count(first_action) or first_action < 1:
+        raise GrammarError(f"first_action must be a positive integer, not {first_action!r}")
     toolset = as_toolset(tools)
     builder = _Builder()
     calls = [builder.call(t, level) for t in sorted(toolset, key=lambda t: t.name)]
@@ -143,7 +152,7 @@ def plan_grammar(
     checked = 0 if not calls else checked_actions if max_tasks is None else min(checked_actions, max_tasks)
     free_actions = calls and (max_tasks is None or max_tasks > checked)  # actions after the checked ones
 
-    head = ["root ::= step-L1" if checked else "root ::= free-plan"]
+    head: list[str] = []
     if free_actions:
         reps = "*" if max_tasks is None else f"{{0,{max_tasks - checked}}}"
         head.append(f"free-plan ::= ( {thought}action ){reps} {thought}join-line")
@@ -159,6 +168,7 @@ def plan_grammar(
     # every rule with a reference or a string somewhere below it gets one copy per checked action
     copied = [name for name in shared if name in _reaching({"ref", "string"}, shared)]
     per_action: list[str] = []
+    first_step: tuple[str, str] | None = None  # the call rule and what follows, of the first action written
     for k in range(1, checked + 1):
         suffix = f"-L{k}"
         special = _action_rules(k)  # ref, ref-id and the string rules of action k
@@ -171,6 +181,8 @@ def plan_grammar(
         per_action += [f"{name}{suffix} ::= {body}" for name, body in special.items()]
         last = k == checked
         after = "free-plan" if last and free_actions else f"step-L{k + 1}"
+        if k == first_action:
+            first_step = (renamed.get("call", "call"), after)
         per_action.append(
             f"step-L{k} ::= {thought}( {_lit(f'{k}. ')} {renamed.get('call', 'call')} nl {after}"
             f" | {_lit(f'{k}. join()')} plan-end )"
@@ -179,6 +191,16 @@ def plan_grammar(
             per_action.append(f"step-L{k + 1} ::= {thought}{_lit(f'{k + 1}. join()')} plan-end")
     # action 1 can refer to nothing: its copies of the rules have no reference alternative
     per_action = [_drop_alternative(line, "ref-L1") for line in per_action]
+    if first_step is not None:  # a checked action comes first
+        call_rule, after = first_step
+        if join_first:
+            head.insert(0, f"root ::= step-L{first_action}")
+        else:
+            head.insert(0, f"root ::= {thought}{_lit(f'{first_action}. ')} {call_rule} nl {after}")
+    elif join_first or not free_actions:
+        head.insert(0, "root ::= free-plan")
+    else:
+        head.insert(0, f"root ::= {thought}action free-plan")
 
     rules = [f"{name} ::= {rule}" for name, rule in builder.rules.items()]
     if free_actions or (checked and "call" not in copied):

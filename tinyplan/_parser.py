@@ -188,6 +188,9 @@ class PlanParser:
 
     def __init__(self, tools: Collection[str] | None = None) -> None:
         self._tools = tools
+        self._reset()
+
+    def _reset(self) -> None:
         self._buf = ""  # text not yet consumed
         self._line_no = 1  # line number of the start of _buf
         self._pending: _Pending | None = None
@@ -206,6 +209,21 @@ class PlanParser:
     def error(self) -> PlanParseError | None:
         """The error met so far, or None."""
         return self._error
+
+    def rewind(self, text: str) -> list[Task]:
+        """Start again from ``text``: afterwards the parser is as if only ``text`` had been fed.
+
+        The planner uses it to cut a plan back to the start of a line that failed a check, and to write that line
+        again (``text`` is then the plan before the line, plus a ``Thought:`` line saying what to do instead).
+
+        Returns:
+            The tasks ``text`` completes (all of them, from the first).
+
+        Raises:
+            PlanParseError: ``text`` is not a valid plan prefix.
+        """
+        self._reset()
+        return self.feed(text)
 
     def feed(self, chunk: str) -> list[Task]:
         """Add text; return the tasks completed by it (possibly none).

@@ -17,13 +17,14 @@ import types
 import typing
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, overload
 
 import anyio.to_thread
 import docstring_parser
 import pydantic
 
 from tinyplan._errors import TinyplanError, ToolDefinitionError, ToolsetError
+from tinyplan._semantic import Semantic
 
 if TYPE_CHECKING:
     from tinyplan._checks import Cue
@@ -87,6 +88,8 @@ class Tool:
         timeout: Seconds a call may take before it is stopped (None: the executor's default).
         side_effects: Whether a call changes the world (sending, writing). Such calls are asked for approval and are
             never repeated by a replan once they succeeded.
+        output_schema: A JSON Schema of the result, when one is known (``Tool.from_schema(output_schema=...)``,
+            MCP's ``outputSchema``); the plan checker reads the result's field names from it.
     """
 
     name: str
@@ -96,6 +99,7 @@ class Tool:
     returns: str = "Any"
     timeout: float | None = None
     side_effects: bool = False
+    output_schema: dict[str, Any] | None = field(default=None, repr=False)
     _model: type[pydantic.BaseModel] = field(init=False, repr=False)
     _fields: tuple[str, ...] = field(init=False, repr=False)
     _is_async: bool = field(init=False, repr=False)
@@ -309,6 +313,7 @@ class Tool:
             returns="Any" if output_schema is None else schema_type_text(output_schema),
             timeout=timeout,
             side_effects=side_effects,
+            output_schema=None if output_schema is None else copy.deepcopy(dict(output_schema)),
         )
         if root is not spec:  # a root $ref: keep the object it points to, with the definitions it may use
             tool_._schema_override = {
@@ -532,7 +537,8 @@ def _json_schema_type(
             return Any
         return _union([_json_schema_type({**schema, "type": k}, defs, _path, _depth + 1) for k in kind])
     if kind in ("string", "str"):
-        return str
+        semantic = Semantic.from_schema(schema)
+        return str if semantic is None else Annotated[str, semantic]
     if kind in ("integer", "int"):
         return int
     if kind in ("number", "float"):
@@ -768,7 +774,8 @@ class Toolset:
         examples: In-context example plans: texts in the form ``Question: ...`` followed by a plan.
         cues: Coverage rules for the plan checker (`tinyplan.Cue`: words of a request that call for one of some
             tools); a plan that ends while a cue's tools are all missing is continued (``Planner(self_check=True)``).
-        needs_cue: Tools a plan may call only when one of ``cues`` naming them matches the request.
+        needs_cue: Permission rules (`tinyplan.Cue`): the tools they name may be called only when one of these cues
+            naming the tool matches the request (write them broad: a miss forbids a wanted tool).
 
     Raises:
         ToolsetError: A duplicate, reserved or invalid name.
@@ -781,13 +788,13 @@ class Toolset:
         instructions: Sequence[str] = (),
         examples: Sequence[str] = (),
         cues: Sequence[Cue] = (),
-        needs_cue: Iterable[str] = (),
+        needs_cue: Sequence[Cue] = (),
     ) -> None:
         self._tools: dict[str, Tool] = {}
         self.instructions: list[str] = list(instructions)
         self.examples: list[str] = list(examples)
         self.cues: list[Cue] = list(cues)
-        self.needs_cue: frozenset[str] = frozenset(needs_cue)
+        self.needs_cue: list[Cue] = list(needs_cue)
         for t in tools:
             self.add(t)
 

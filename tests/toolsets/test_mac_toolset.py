@@ -135,7 +135,8 @@ def test_names_order_types_and_side_effects(tools: Toolset) -> None:
     )
     assert not tools["get_phone_number"].side_effects and not tools["open_note"].side_effects
     event = tools["create_calendar_event"].json_schema()["properties"]
-    assert event["invitees"]["type"] == "array" and event["invitees"]["items"] == {"type": "string"}
+    assert event["invitees"]["type"] == "array"
+    assert event["invitees"]["items"] == {"type": "string", "format": "email", "x-semantic": "email address"}
     assert event["start_date"]["type"] == "string"
     reminder = tools["create_reminder"].json_schema()["properties"]
     assert reminder["priority"]["type"] == "integer" and reminder["all_day"]["type"] == "boolean"

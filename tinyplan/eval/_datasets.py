@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinyplan._checks import Cue
 from tinyplan._errors import PlanParseError, TinyplanError, ToolDefinitionError, ToolsetError
 from tinyplan._parser import JOIN, Interpolated, Ref, Task, parse_plan, plan_literal
+from tinyplan._semantic import result_semantic
 from tinyplan._tools import Tool, Toolset
 
 __all__ = [
@@ -145,6 +147,8 @@ class EvalCase:
     instructions: tuple[str, ...] = field(default=(), hash=False)
     group: str = ""
     example: str | None = field(default=None, hash=False)
+    cues: tuple[Cue, ...] = field(default=(), hash=False)
+    needs_cue: tuple[Cue, ...] = field(default=(), hash=False)
 
     def toolset(self) -> Toolset:
         """A fresh `Toolset` of stand-in tools that echo their validated arguments (``Tool.from_schema``).
@@ -153,10 +157,22 @@ class EvalCase:
             EvalDataError: A schema cannot become a tool.
         """
         try:
+            tools = [Tool.from_schema(schema) for schema in self.tools]
+        except (ToolDefinitionError, ToolsetError) as exc:
+            raise EvalDataError(f"{self.dataset} case {self.id}: bad tool schema: {exc}") from exc
+        for t, schema in zip(tools, self.tools, strict=True):
+            # a result schema the data carries (NesTools' ``outputSchema``) is kept for the plan checker only: the
+            # prompt's signature stays ``-> Any``, so plans are comparable with and without it
+            out = schema.get("function", schema).get("outputSchema") if isinstance(schema, dict) else None
+            if isinstance(out, dict):
+                t.output_schema = out
+        try:
             return Toolset(
-                (Tool.from_schema(schema) for schema in self.tools),
+                tools,
                 instructions=self.instructions,
                 examples=self.examples,
+                cues=self.cues,
+                needs_cue=self.needs_cue,
             )
         except (ToolDefinitionError, ToolsetError) as exc:
             raise EvalDataError(f"{self.dataset} case {self.id}: bad tool schema: {exc}") from exc
@@ -827,7 +843,10 @@ def _sanitized_tools(raw_tools: Any, where: str) -> tuple[list[dict[str, Any]], 
         if safe in name_map:
             raise EvalDataError(f"{where}: duplicate tool name {safe!r}")
         name_map[safe] = fn["name"]
-        tools.append(_tool_schema(safe, str(fn.get("description", "")), fn.get("parameters") or {}))
+        schema = _tool_schema(safe, str(fn.get("description", "")), fn.get("parameters") or {})
+        if isinstance(fn.get("outputSchema"), dict):  # MCP's name for a result schema (NesTools carries it)
+            schema["function"]["outputSchema"] = fn["outputSchema"]
+        tools.append(schema)
     return tools, name_map
 
 
@@ -883,7 +902,12 @@ def load_mac(*, limit: int | None = None) -> list[EvalCase]:
     except ImportError as exc:
         raise EvalDataError(f"the mac dataset needs the Mac toolset: pip install 'tinyplan[mac]' ({exc})") from exc
     toolset = mac_toolset(sample_home_path(), driver="portable")  # for the schemas only: nothing is called
-    tools, name_map = _sanitized_tools(toolset.openai_schemas(), "mac toolset")
+    raw = toolset.openai_schemas()
+    for schema, real in zip(raw, toolset, strict=True):
+        returned = result_semantic(real)  # for the plan checks (self_check); the prompt shows no result schema
+        if returned is not None:
+            schema["function"]["outputSchema"] = {"type": "string", "x-semantic": returned.name}
+    tools, name_map = _sanitized_tools(raw, "mac toolset")
     texts = [text for _, text in MAC_EXAMPLES]
     rules = tuple(mac_instructions(toolset.names))
     cases: list[EvalCase] = []
@@ -904,6 +928,8 @@ def load_mac(*, limit: int | None = None) -> list[EvalCase]:
                 name_map=name_map,
                 examples=tuple(texts[:i] + texts[i + 1 :]),
                 instructions=rules,
+                cues=tuple(toolset.cues),
+                needs_cue=tuple(toolset.needs_cue),
             )
         )
     return cases

@@ -65,6 +65,7 @@ class Prediction:
     usage: dict[str, int] = field(default_factory=dict)
     tools_shown: list[str] = field(default_factory=list)
     relevance: str | None = None
+    repairs: list[str] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -92,6 +93,8 @@ class TinyplanSystem:
         chat: Chat messages (True) or one plain completion prompt (False); None keeps the `Planner`'s default.
         relevance_check: The planner's relevance check (``Planner(relevance_check=True)``): a request whose free
             first action names no listed tool gets a plan without tool calls.
+        self_check: The planner's plan checks and line repair (``Planner(self_check=True)``); the repairs are
+            recorded with each case (``+check`` in the name).
         name: The system's name in results (default ``tinyplan`` plus the grammar level, ``+rag`` and
             ``+relevance``).
         planner_options: More `Planner` keyword arguments.
@@ -106,6 +109,7 @@ class TinyplanSystem:
         max_tokens: int = 512,
         chat: bool | None = None,
         relevance_check: bool = False,
+        self_check: bool = False,
         name: str | None = None,
         planner_options: dict[str, Any] | None = None,
     ) -> None:
@@ -118,11 +122,14 @@ class TinyplanSystem:
             self.planner_options["chat"] = chat
         if relevance_check:
             self.planner_options["relevance_check"] = True
+        if self_check:
+            self.planner_options["self_check"] = True
         self.name = name or (
             "tinyplan"
             + (f"[{grammar}]" if grammar else "")
             + ("+rag" if retriever else "")
             + ("+relevance" if relevance_check else "")
+            + ("+check" if self_check else "")
         )
 
     def planner(self, case: EvalCase) -> Planner:
@@ -184,6 +191,7 @@ class TinyplanSystem:
             usage=usage,
             tools_shown=list(result.tools),
             relevance=plan.relevance.text if plan.relevance is not None else None,
+            repairs=[f"{p.kind}: {p.message}" for p in plan.repairs],
         )
 
 
@@ -214,6 +222,7 @@ class CaseRecord:
             "tools_offered": self.case.tool_names,
             "tools_shown": p.tools_shown,
             "relevance": p.relevance,
+            "repairs": p.repairs,
         }
 
 

@@ -24,9 +24,20 @@ from tinyplan.toolsets.mac._driver import CalendarEvent, EmailDraft, MacDriver, 
 from tinyplan.toolsets.mac._errors import DateFormatError, ToolFileNotFoundError, ToolInputError
 from tinyplan.toolsets.mac._home import default_home
 from tinyplan.toolsets.mac._phrases import quoted
+from tinyplan.toolsets.mac._types import (
+    ContactName,
+    DateTimeText,
+    EmailAddress,
+    FilePath,
+    LocationLink,
+    NoteName,
+    PdfText,
+    PhoneNumber,
+    ZoomLink,
+)
 from tinyplan.toolsets.mac.applescript import Runner
 from tinyplan.toolsets.mac.contacts import contact_key
-from tinyplan.toolsets.mac.guidance import MAC_TOOL_NAMES, mac_examples, mac_instructions
+from tinyplan.toolsets.mac.guidance import MAC_CUES, MAC_NEEDS_CUE, MAC_TOOL_NAMES, mac_examples, mac_instructions
 from tinyplan.toolsets.mac.macos import MacOSDriver
 from tinyplan.toolsets.mac.portable import PortableDriver
 from tinyplan.toolsets.mac.subagents import EmailMode, SubAgent
@@ -152,7 +163,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
             return path.relative_to(driver.home).as_posix()
         return where
 
-    async def get_phone_number(name: str) -> str:
+    async def get_phone_number(name: ContactName) -> PhoneNumber:
         """Search for a contact by name.
 
         Args:
@@ -165,7 +176,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         names[contact_key(found.value)] = found.name
         return found.value
 
-    async def get_email_address(name: str) -> str:
+    async def get_email_address(name: ContactName) -> EmailAddress:
         """Search for a contact by name.
 
         Args:
@@ -180,10 +191,10 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
 
     async def create_calendar_event(
         title: str,
-        start_date: str,
-        end_date: str = "",
+        start_date: DateTimeText,
+        end_date: DateTimeText = "",
         location: str | None = "",
-        invitees: list[str] = [],  # noqa: B006 - never mutated; the default shows in the planner's signature
+        invitees: list[EmailAddress] = [],  # noqa: B006 - never mutated; the default shows in the planner's signature
         notes: str | None = "",
         calendar: str | None = "",
     ) -> str:
@@ -220,7 +231,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         saved = f" (saved in {shown(where)})" if portable else ""
         return f"Created {what}{place}{who} {say.span(start, end)}{at}{saved}."
 
-    async def open_and_get_file_path(file_name: str) -> str:
+    async def open_and_get_file_path(file_name: str) -> FilePath:
         """Opens the file and returns its path.
 
         Args:
@@ -231,7 +242,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         """
         return await driver.find_file(file_name)
 
-    async def summarize_pdf(pdf_path: str) -> str:
+    async def summarize_pdf(pdf_path: FilePath) -> PdfText:
         """Summarizes the content of a PDF file and returns the summary.
 
         This tool can only be used AFTER calling open_and_get_file_path tool to get the PDF file path.
@@ -249,11 +260,11 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         return await writer.summary(text)
 
     async def compose_new_email(
-        recipients: list[str],
-        cc: list[str] = [],  # noqa: B006
+        recipients: list[EmailAddress],
+        cc: list[EmailAddress] = [],  # noqa: B006
         subject: str = "",
         context: str = "",
-        attachments: list[str] = [],  # noqa: B006
+        attachments: list[FilePath] = [],  # noqa: B006
     ) -> str:
         """Composes a new email and returns the status of the email composition. The email is drafted, not sent.
 
@@ -283,9 +294,9 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         return f"Drafted an email to {await people(to)}{copying}{about}{extra} (not sent; {status(where)})."
 
     async def reply_to_email(
-        cc: list[str] = [],  # noqa: B006
+        cc: list[EmailAddress] = [],  # noqa: B006
         context: str = "",
-        attachments: list[str] = [],  # noqa: B006
+        attachments: list[FilePath] = [],  # noqa: B006
     ) -> str:
         """Replies to the currently selected email in Mail with the given content. The reply is drafted, not sent.
 
@@ -312,10 +323,10 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         return f"Drafted a reply to {to}{copying}{about}{extra} (not sent; {status(where)})."
 
     async def forward_email(
-        recipients: list[str],
-        cc: list[str] = [],  # noqa: B006
+        recipients: list[EmailAddress],
+        cc: list[EmailAddress] = [],  # noqa: B006
         context: str = "",
-        attachments: list[str] = [],  # noqa: B006
+        attachments: list[FilePath] = [],  # noqa: B006
     ) -> str:
         """Forwards the currently selected email in Mail. The forward is drafted, not sent.
 
@@ -346,7 +357,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         extra = f", with {say.attachments_phrase(files)}" if files else ""
         return f"Drafted a forward to {await people(to)}{copying} of {forwarded}{extra} (not sent; {status(where)})."
 
-    async def maps_open_location(location: str) -> str:
+    async def maps_open_location(location: str) -> LocationLink:
         """Opens the specified location in Apple Maps.
 
         Args:
@@ -380,7 +391,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         await driver.show_url(url)
         return f"Directions to {end_location} in Apple Maps: {url}"
 
-    async def create_note(name: str, content: str, folder: str = "") -> str:
+    async def create_note(name: NoteName, content: str, folder: str = "") -> str:
         """Creates a new note with the given content.
 
         Args:
@@ -399,7 +410,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
             return f"Created the note {quoted(name)} (saved as {shown(where)})."
         return f"Created the note {quoted(name)} in the folder {quoted(where)}."
 
-    async def open_note(name: str, folder: str = "") -> str:
+    async def open_note(name: NoteName, folder: str = "") -> str:
         """Opens an existing note by its name.
 
         Args:
@@ -412,7 +423,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         note = await driver.read_note(name, folder)
         return note.text or f"Note '{note.name}' is empty."
 
-    async def append_note_content(name: str, content: str, folder: str = "") -> str:
+    async def append_note_content(name: NoteName, content: str, folder: str = "") -> str:
         """Appends content to an existing note.
 
         Args:
@@ -472,7 +483,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         saved = f" (saved in {shown(where)})" if portable else ""
         return f"Created the reminder {quoted(name)}{place}{when}{saved}."
 
-    async def send_sms(recipients: list[str], message: str) -> str:
+    async def send_sms(recipients: list[PhoneNumber], message: str) -> str:
         """Send an SMS to a list of phone numbers. The message is drafted, not sent.
 
         Args:
@@ -492,10 +503,10 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
 
     async def get_zoom_meeting_link(
         topic: str,
-        start_time: str,
+        start_time: DateTimeText,
         duration: int = 60,
-        meeting_invitees: list[str] = [],  # noqa: B006
-    ) -> str:
+        meeting_invitees: list[EmailAddress] = [],  # noqa: B006
+    ) -> ZoomLink:
         """Creates a Zoom meeting and returns the join URL.
 
         Pass the link to create_calendar_event (location or notes) or to compose_new_email (context) to share it.
@@ -587,4 +598,10 @@ def mac_toolset(
     writer = SubAgent(subagent, context_budget=context_budget, count_tokens=count_tokens)
     built = [t for t in mac_tools(machine, subagent=writer, zoom=zoom) if t.name in chosen]
     names = [t.name for t in built]
-    return Toolset(built, instructions=mac_instructions(names), examples=mac_examples(names))
+    return Toolset(
+        built,
+        instructions=mac_instructions(names),
+        examples=mac_examples(names),
+        cues=MAC_CUES,
+        needs_cue=MAC_NEEDS_CUE,
+    )

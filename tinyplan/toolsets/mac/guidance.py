@@ -10,9 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tinyplan._checks import Cue
 from tinyplan._parser import END_OF_PLAN
 
-__all__ = ["MAC_EXAMPLES", "MAC_RULES", "MAC_TOOL_NAMES", "Rule", "mac_examples", "mac_instructions"]
+__all__ = [
+    "MAC_CUES",
+    "MAC_EXAMPLES",
+    "MAC_NEEDS_CUE",
+    "MAC_RULES",
+    "MAC_TOOL_NAMES",
+    "Rule",
+    "mac_examples",
+    "mac_instructions",
+]
 
 #: TinyAgent's 16 tools, in TinyAgent's order of apps (contacts, calendar, files, mail, maps, notes, reminders, SMS,
 #: Zoom).
@@ -113,6 +123,35 @@ MAC_RULES: tuple[Rule, ...] = (
         all_of=frozenset({"maps_open_location", "maps_show_directions"}),
     ),
 )
+
+
+#: Words of a request that call for a Mac tool (the plan checker's coverage rules, `tinyplan.Cue`). Conservative on
+#: purpose: a cue that matches a request which does not want the tool would push an unwanted action into the plan.
+MAC_CUES: tuple[Cue, ...] = (
+    Cue(r"\b(text|texts|texting|sms|imessage)\b(?! (of|in|from|to) (the|my|this) note)", frozenset({"send_sms"}),
+        "send a text message"),
+    Cue(r"\b(e-?mail|mail)\b(?!\s+address)", frozenset({"compose_new_email", "reply_to_email", "forward_email"}),
+        "send an email"),
+    Cue(r"\bremind", frozenset({"create_reminder"}), "set a reminder"),
+    Cue(r"\b(calendar|schedule|invite|invitation)\b", frozenset({"create_calendar_event"}),
+        "put an event in the calendar"),
+    Cue(r"\bzoom\b", frozenset({"get_zoom_meeting_link"}), "create a Zoom meeting"),
+    Cue(r"\b(directions?|route|navigate)\b", frozenset({"maps_show_directions"}), "show directions"),
+    Cue(r"\bsummar(y|ies|ize|ise|izing|ising)\b", frozenset({"summarize_pdf"}), "summarize a document"),
+    Cue(r"\bnotes?\b", frozenset({"create_note", "append_note_content", "open_note"}), "work with a note"),
+)  # fmt: skip
+
+#: Tools a plan may call only when the request has words for them (broad on purpose: a miss forbids a wanted tool).
+#: A small model opens the map before showing directions, opens a note before appending to it, and sets reminders
+#: nobody asked for.
+MAC_NEEDS_CUE: tuple[Cue, ...] = (
+    Cue(r"\b(location|locations|map|maps|where|address|place|spot)\b", frozenset({"maps_open_location"}),
+        "show a place on the map"),
+    Cue(r"\b(open|show|read|see|what|contents?|look|check|display)\b", frozenset({"open_note"}), "open a note"),
+    Cue(r"\b(remind\w*|to-?dos?|forget)\b", frozenset({"create_reminder"}), "set a reminder"),
+    Cue(r"\b(summar\w*|tl;?dr|gist|overview|key points|digest)\b", frozenset({"summarize_pdf"}),
+        "summarize a document"),
+)  # fmt: skip
 
 
 def mac_instructions(tool_names: Iterable[str]) -> list[str]:
