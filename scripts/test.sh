@@ -5,6 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python}"
 bash scripts/setup.sh --dev
+# espeak-ng speaks the voice tests' requests (tests/voice): install it where it is missing (as root, with apt-get)
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq espeak-ng >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq espeak-ng >/dev/null 2>&1; } \
+      || echo "warning: could not install espeak-ng; the voice tests will fail" >&2
+  else
+    echo "warning: espeak-ng is missing (apt-get install -y espeak-ng); the voice tests will fail" >&2
+  fi
+fi
 echo "== ruff"; "$PYTHON" -m ruff check . && "$PYTHON" -m ruff format --check .
 echo "== mypy"; "$PYTHON" -m mypy
 echo "== pytest"

@@ -28,6 +28,7 @@ from anyio.abc import TaskGroup
 from tinyplan._errors import PlanValidationError
 from tinyplan._events import Event, TaskFinished, TaskStarted
 from tinyplan._parser import JOIN, Interpolated, Ref, Task, plan_literal, references_in
+from tinyplan._telemetry import tool_span
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, canonical_arguments
 
 __all__ = [
@@ -510,8 +511,9 @@ class TaskFetchingUnit:
             if ready and not run.standby:
                 run.standby = True  # if this task's tool suspends, the standby starts the next ready task
                 run.tg.start_soon(self._worker, run)
-            await self._execute_one(result, run)
-            self._finish(result, run)
+            with tool_span(result):  # an OpenTelemetry span, current while the tool runs
+                await self._execute_one(result, run)
+                self._finish(result, run)
 
     def _finish(self, result: TaskResult, run: _Run) -> None:
         """Record the end of a task and queue the dependents it made ready (the calling worker goes on with them)."""
