@@ -9,7 +9,7 @@ import pytest
 from tinyplan import CompletionRequest, Message, complete
 from tinyplan._model import tiny_model_path
 from tinyplan.backends import LlamaCppBackend
-from tinyplan.backends._prompt_cache import PromptCache
+from tinyplan.backends._prompt_cache import PromptCache, PromptCacheWarning
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -40,7 +40,7 @@ async def test_prefix_state_is_stored_then_restored_by_a_fresh_model(tiny: Path,
     first = LlamaCppBackend(tiny, prompt_cache=cache)
     a = await complete(first, request("Use tool 7.", chat=chat))
     await first.aclose()  # unloads the model: the next backend starts from nothing in memory
-    files = list(cache.glob("*.session"))
+    files = list(cache.glob("*.kv"))
     assert len(files) == 1
     assert a.usage.cached_tokens == 0
 
@@ -59,10 +59,11 @@ async def test_corrupt_file_is_a_miss_and_is_rewritten(tiny: Path, tmp_path: Pat
     backend = LlamaCppBackend(tiny, prompt_cache=cache)
     a = await complete(backend, request("Use tool 3."))
     await backend.aclose()
-    (path,) = cache.glob("*.session")
+    (path,) = cache.glob("*.kv")
     path.write_bytes(b"not a llama.cpp session file")
     backend = LlamaCppBackend(tiny, prompt_cache=cache)
-    b = await complete(backend, request("Use tool 3."))
+    with pytest.warns(PromptCacheWarning):
+        b = await complete(backend, request("Use tool 3."))
     await backend.aclose()
     assert b.text == a.text
     assert b.usage.cached_tokens == 0
@@ -84,12 +85,14 @@ async def test_short_prefixes_and_disabled_cache_store_nothing(tiny: Path, tmp_p
 def test_eviction_keeps_the_most_recent_files(tmp_path: Path) -> None:
     cache = PromptCache(tmp_path, max_files=2)
     for i in range(4):
-        p = tmp_path / f"{i}.session"
+        p = tmp_path / f"{i}.kv"
         p.write_bytes(b"x")
         import os
 
         os.utime(p, (1000 + i, 1000 + i))
+    (tmp_path / "old.session").write_bytes(b"x")  # the previous format's files are dropped
     cache._evict()
-    assert sorted(p.name for p in tmp_path.glob("*.session")) == ["2.session", "3.session"]
+    assert sorted(p.name for p in tmp_path.glob("*.kv")) == ["2.kv", "3.kv"]
+    assert not (tmp_path / "old.session").exists()
     with pytest.raises(ValueError, match="max_files"):
         PromptCache(tmp_path, max_files=0)

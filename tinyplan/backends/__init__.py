@@ -9,14 +9,19 @@ subclasses. Importing this package never needs llama-cpp-python: `LlamaCppBacken
   llama-cpp-python's server, hosted APIs.
 """
 
+from tinyplan.backends._greedy import PromptLookup
 from tinyplan.backends._llama_cpp import LlamaCppBackend
 from tinyplan.backends._llama_server import LlamaServerBackend, LlamaServerProcess, llama_server_binary
 from tinyplan.backends._openai import OpenAICompatibleBackend
+from tinyplan.backends._prompt_cache import PromptCacheWarning, WarmedPrefix
 
 __all__ = [
     "LlamaCppBackend",
     "LlamaServerBackend",
     "LlamaServerProcess",
     "OpenAICompatibleBackend",
+    "PromptCacheWarning",
+    "PromptLookup",
+    "WarmedPrefix",
     "llama_server_binary",
 ]

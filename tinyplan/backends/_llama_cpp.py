@@ -12,7 +12,11 @@ inside the Python process:
   `Usage.cached_tokens` reports the reused prefix.
 * **Greedy, no repeat penalty** by default (``temperature`` from the request, 0 by default; ``repeat_penalty=1.0``):
   plans repeat tool names and arguments on purpose.
-* **GBNF grammar** (`CompletionRequest.grammar`) compiled with ``LlamaGrammar.from_string`` and cached by its text.
+* **GBNF grammar** (`CompletionRequest.grammar`), parsed once per text and kept. Greedy requests choose the
+  highest-scoring token first and check only that one against the grammar (see `tinyplan.backends._greedy`), instead
+  of llama-cpp-python's sampler chain, which filters all candidates at every step.
+* **Speculative decoding with prompt lookup** (``speculative=True``): drafts copied from the prompt and the text so
+  far are verified in one batch; the output is the plain greedy output, token for token.
 * **Chat.** Messages are rendered with the GGUF's own chat template (``tokenizer.chat_template`` metadata) by
   llama-cpp-python's ``Jinja2ChatFormatter`` (a sandboxed Jinja environment), then generated exactly like a prompt,
   so chat shares the prefix cache, grammar and usage counting.
@@ -30,6 +34,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +48,8 @@ import anyio.to_thread
 from tinyplan._backend import Chunk, CompletionRequest, Message, Usage
 from tinyplan._errors import BackendStreamError, BackendUnavailableError, TinyplanError
 from tinyplan._model import resolve_model
-from tinyplan.backends._prompt_cache import PromptCache, default_prompt_cache_dir
+from tinyplan.backends._greedy import DecodeStats, Drafter, PromptLookup, greedy_tokens
+from tinyplan.backends._prompt_cache import PromptCache, WarmedPrefix, default_prompt_cache_dir, model_identity
 
 __all__ = ["INSTALL_HINT", "LlamaCppBackend", "import_llama_cpp"]
 
@@ -70,13 +76,33 @@ class _Slot:
     lock: threading.Lock = field(default_factory=threading.Lock)
     key: tuple[Any, ...] | None = None
     llm: Any = None
-    grammars: dict[str, Any] = field(default_factory=dict)
+    grammars: dict[str, Any] = field(default_factory=dict)  # text -> a llama.cpp grammar sampler, initial state
     chat_formatter: Any = None
     vocab_key: str | None = None  # a vocabulary-only Llama for counting tokens before the model loads
     vocab: Any = None
 
 
 _SLOT = _Slot()
+_LLAMA_CLASS: list[Any] = []
+
+
+def _llama_class(llama_cpp: Any) -> Any:
+    """``llama_cpp.Llama`` with a per-request replacement of ``generate`` (greedy decoding, speculation)."""
+    if not _LLAMA_CLASS:
+
+        class TinyplanLlama(llama_cpp.Llama):  # type: ignore[misc,name-defined]
+            """``llama_cpp.Llama`` whose token loop can be replaced for one request (``tinyplan_generate``)."""
+
+            tinyplan_generate: Callable[[list[int], Any], Iterator[int]] | None = None
+
+            def generate(self, tokens: Any, *args: Any, **kwargs: Any) -> Any:
+                override = self.tinyplan_generate
+                if override is None:
+                    return super().generate(tokens, *args, **kwargs)
+                return override(list(tokens), kwargs.get("stopping_criteria"))
+
+        _LLAMA_CLASS.append(TinyplanLlama)
+    return _LLAMA_CLASS[0]
 
 
 def _common_prefix(a: Any, b: list[int]) -> int:
@@ -105,6 +131,12 @@ class LlamaCppBackend:
         prompt_cache: Keep the KV state of each request's static prefix (`CompletionRequest.cache_prefix`) on disk,
             so a new process skips evaluating it: True (default) uses ``$TINYPLAN_PROMPT_CACHE`` or
             ``~/.cache/tinyplan/prompt-cache``, a path uses that folder, False turns it off.
+        speculative: Speculative decoding of greedy requests: True uses `PromptLookup` drafts (n-grams of the prompt
+            and the text so far), a callable is the drafter (e.g. llama-cpp-python's ``LlamaPromptLookupDecoding``),
+            False turns it off. The output is the same either way; see docs/backends.md, "Latency".
+        fast_sampling: Greedy requests pick the highest-scoring token and check only it against the grammar
+            (llama-server's order). False: llama-cpp-python's own sampler chain (the grammar filters every candidate
+            at every step); then ``speculative`` is ignored.
 
     Attributes:
         supports_grammar: True: GBNF grammars are applied.
@@ -135,6 +167,8 @@ class LlamaCppBackend:
         repeat_penalty: float = 1.0,
         llama_kwargs: Mapping[str, Any] | None = None,
         prompt_cache: str | os.PathLike[str] | bool = True,
+        speculative: bool | Drafter = False,
+        fast_sampling: bool = True,
     ) -> None:
         self._model_arg = model
         if prompt_cache is True:
@@ -149,6 +183,16 @@ class LlamaCppBackend:
         self.n_batch = n_batch
         self.repeat_penalty = repeat_penalty
         self.llama_kwargs = dict(llama_kwargs or {})
+        self.fast_sampling = fast_sampling
+        if speculative is True:
+            self.drafter: Drafter | None = PromptLookup()
+        elif speculative is False:
+            self.drafter = None
+        else:
+            self.drafter = speculative
+        self.last_decode: DecodeStats | None = None
+        """Counts of the latest greedy generation through the fast path (tokens, batches, drafts accepted)."""
+        self._loading: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"LlamaCppBackend({str(self._model_path or self._model_arg)!r})"
@@ -178,7 +222,7 @@ class LlamaCppBackend:
         llama_cpp = import_llama_cpp()
         _close_slot()
         try:
-            llm = llama_cpp.Llama(
+            llm = _llama_class(llama_cpp)(
                 model_path=str(self.model_path),
                 n_ctx=self.n_ctx,
                 n_threads=self.n_threads,
@@ -234,10 +278,13 @@ class LlamaCppBackend:
 
     @staticmethod
     def _grammar(llm: Any, text: str) -> Any:
-        """The compiled grammar for ``text``, checked first: llama.cpp crashes the process on a grammar that does not
-        parse, so it is parsed once on its own (``llama_sampler_init_grammar`` returns NULL on error) and cached."""
-        grammar = _SLOT.grammars.get(text)
-        if grammar is None:
+        """A llama.cpp grammar sampler for ``text`` in its initial state (kept per text; copy it before use).
+
+        llama.cpp crashes the process on a grammar that does not parse inside a sampler chain, so it is parsed on its
+        own first (``llama_sampler_init_grammar`` returns NULL on error).
+        """
+        sampler = _SLOT.grammars.get(text)
+        if sampler is None:
             llama_cpp = import_llama_cpp()
             sampler = llama_cpp.llama_sampler_init_grammar(
                 llama_cpp.llama_model_get_vocab(llm.model), text.encode("utf-8"), b"root"
@@ -247,10 +294,8 @@ class LlamaCppBackend:
                     "the GBNF grammar does not parse (llama.cpp printed the reason on stderr); "
                     f"grammar starts: {text[:200]!r}"
                 )
-            llama_cpp.llama_sampler_free(sampler)
-            grammar = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
-            _SLOT.grammars[text] = grammar
-        return grammar
+            _SLOT.grammars[text] = sampler
+        return sampler
 
     def _generate(self, request: CompletionRequest, emit: Callable[[Chunk], None], cancel: threading.Event) -> None:
         """Generate ``request`` and emit its chunks. Runs in the worker thread with the slot lock held."""
@@ -271,11 +316,13 @@ class LlamaCppBackend:
         prefix = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         static = self._static_prefix_len(llm, request, prompt, tokens)
         if self.prompt_cache is not None and static >= self.prompt_cache.min_tokens and prefix < static:
-            prefix = self._prefix_from_disk(llm, tokens[:static], prefix, cancel)
+            assert request.cache_prefix is not None
+            prefix, _ = self._prefix_from_disk(llm, request.cache_prefix, tokens[:static], prefix, cancel)
             if cancel.is_set():
                 return
         cached = min(prefix, len(tokens) - 1)
         grammar = self._grammar(llm, request.grammar) if request.grammar is not None else None
+        fast = self.fast_sampling and request.temperature == 0 and self.repeat_penalty == 1.0
         sampled = 0
 
         def should_stop(_input_ids: Any, _logits: Any) -> bool:
@@ -284,16 +331,50 @@ class LlamaCppBackend:
             return cancel.is_set()
 
         llama_cpp = import_llama_cpp()
-        chunks = llm.create_completion(
-            tokens,
-            max_tokens=max_tokens,
-            temperature=request.temperature,
-            repeat_penalty=self.repeat_penalty,
-            stop=stops,
-            grammar=grammar,
-            stream=True,
-            stopping_criteria=llama_cpp.StoppingCriteriaList([should_stop]),
-        )
+        own_grammar: Any = None
+        if fast:
+            stats = self.last_decode = DecodeStats()
+            own_grammar = llama_cpp.llama_sampler_clone(grammar) if grammar is not None else None
+
+            def decode(prompt_tokens: list[int], stopping: Any) -> Iterator[int]:
+                return greedy_tokens(
+                    llm,
+                    llama_cpp,
+                    prompt_tokens,
+                    grammar=own_grammar,
+                    drafter=self.drafter,
+                    stopping_criteria=stopping,
+                    stats=stats,
+                )
+
+            llm.tinyplan_generate = decode
+        try:
+            chunks = llm.create_completion(
+                tokens,
+                max_tokens=max_tokens,
+                temperature=request.temperature,
+                repeat_penalty=self.repeat_penalty,
+                stop=stops,
+                grammar=None if fast or grammar is None else llama_cpp.LlamaGrammar.from_string(request.grammar),
+                stream=True,
+                stopping_criteria=llama_cpp.StoppingCriteriaList([should_stop]),
+            )
+            self._relay(chunks, tokens, cached, emit, cancel, lambda: sampled)
+        finally:
+            llm.tinyplan_generate = None
+            if own_grammar is not None:
+                llama_cpp.llama_sampler_free(own_grammar)
+
+    @staticmethod
+    def _relay(
+        chunks: Any,
+        tokens: list[int],
+        cached: int,
+        emit: Callable[[Chunk], None],
+        cancel: threading.Event,
+        sampled_count: Callable[[], int],
+    ) -> None:
+        """Emit the streamed completion's text, then the final chunk with `Usage` and the finish reason."""
         reason: str | None = None
         try:
             for part in chunks:
@@ -302,7 +383,7 @@ class LlamaCppBackend:
                 choice = part["choices"][0]
                 if choice.get("text"):
                     # counts so far with every token: a reader that stops early (the planner after join()) keeps them
-                    emit(Chunk(choice["text"], usage=Usage(len(tokens), sampled, cached)))
+                    emit(Chunk(choice["text"], usage=Usage(len(tokens), sampled_count(), cached)))
                 if choice.get("finish_reason"):
                     reason = str(choice["finish_reason"])
         finally:
@@ -311,7 +392,7 @@ class LlamaCppBackend:
             return
         # llama-cpp-python calls the criteria once per sampled token (an end-of-generation token included) and once
         # more after its loop
-        usage = Usage(prompt_tokens=len(tokens), completion_tokens=max(0, sampled - 1), cached_tokens=cached)
+        usage = Usage(prompt_tokens=len(tokens), completion_tokens=max(0, sampled_count() - 1), cached_tokens=cached)
         emit(Chunk("", usage=usage, finish_reason=reason or "stop"))
 
     @staticmethod
@@ -327,20 +408,57 @@ class LlamaCppBackend:
         # the last token of the head may merge differently with what follows: keep only what both agree on
         return min(_common_prefix(head_tokens, tokens), len(tokens) - 1)
 
-    def _prefix_from_disk(self, llm: Any, static: list[int], in_memory: int, cancel: threading.Event) -> int:
-        """Restore the static prefix from the prompt cache, or evaluate and store it. Returns the tokens cached."""
+    def _cache_key(self, llama_cpp: Any, static_text: str, static: list[int]) -> str:
+        """The prompt-cache key: llama.cpp build, model file, KV-relevant settings, static text and tokens."""
+        assert self.prompt_cache is not None
+        settings = {k: _settings_value(v) for k, v in self.llama_kwargs.items() if k not in _NOT_IN_KV}
+        return self.prompt_cache.key(
+            model_id=model_identity(self.model_path),
+            runtime=str(getattr(llama_cpp, "__version__", "?")),
+            settings=settings,
+            static_text=static_text,
+            tokens=static,
+        )
+
+    def _prefix_from_disk(
+        self, llm: Any, static_text: str, static: list[int], in_memory: int, cancel: threading.Event
+    ) -> tuple[int, Path | None]:
+        """Restore the static prefix from the prompt cache, or evaluate and store it.
+
+        Returns:
+            The tokens reused (``len(static)`` when restored, ``in_memory`` when evaluated now) and the cache file
+            (None when it could not be stored).
+        """
         assert self.prompt_cache is not None
         llama_cpp = import_llama_cpp()
-        model_id = _model_id(self.model_path)
-        if self.prompt_cache.restore(llama_cpp, llm, model_id, static):
-            return len(static)
+        key = self._cache_key(llama_cpp, static_text, static)
+        if self.prompt_cache.restore(llama_cpp, llm, key, static):
+            return len(static), self.prompt_cache.path_for(key)
+        if int(llm.n_tokens) == 0:
+            in_memory = 0  # a failed restore emptied the context
         llm.n_tokens = in_memory  # keep the part already in memory, evaluate the rest of the prefix
         for start in range(in_memory, len(static), self.n_batch):
             if cancel.is_set():
-                return int(llm.n_tokens)
+                return int(llm.n_tokens), None
             llm.eval(static[start : start + self.n_batch])
-        self.prompt_cache.store(llama_cpp, llm, model_id, static)
-        return in_memory  # evaluated now, not reused
+        return in_memory, self.prompt_cache.store(llama_cpp, llm, key, static)
+
+    def _warm(self, request: CompletionRequest, cancel: threading.Event) -> WarmedPrefix:
+        """Make sure the prompt cache holds ``request``'s static prefix (worker thread, slot lock held)."""
+        started = time.perf_counter()
+        llm = self._loaded()
+        prompt = request.prompt if request.prompt is not None else self._chat_prompt(llm, request.messages or ())[0]
+        tokens: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        static = self._static_prefix_len(llm, request, prompt, tokens)
+        if self.prompt_cache is None or request.cache_prefix is None or static < self.prompt_cache.min_tokens:
+            return WarmedPrefix(static if self.prompt_cache is not None else 0, None, False, 0.0)
+        llama_cpp = import_llama_cpp()
+        key = self._cache_key(llama_cpp, request.cache_prefix, tokens[:static])
+        path = self.prompt_cache.path_for(key)
+        llm.n_tokens = 0  # evaluate from scratch, as a new process would (the in-memory state may hold more)
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        reused, stored = self._prefix_from_disk(llm, request.cache_prefix, tokens[:static], 0, cancel)
+        return WarmedPrefix(static, stored or (path if reused else None), reused == 0, time.perf_counter() - started)
 
     def _run_locked(self, cancel: threading.Event, work: Callable[[], None]) -> None:
         """Acquire the process-wide slot lock (giving up if cancelled), then run ``work``."""
@@ -413,6 +531,55 @@ class LlamaCppBackend:
             cancel.set()
         return result[0] if result else None
 
+    async def warm(self, request: CompletionRequest) -> WarmedPrefix:
+        """Store ``request``'s static prefix (`CompletionRequest.cache_prefix`) in the disk prompt cache now, so the
+        first request of a later process restores it instead of evaluating it.
+
+        Loads the model; evaluates the prefix (about a minute for the Mac toolset's ~3.5k tokens on 2 cores) unless
+        the cache already holds it. The same prompt sent later, in this process or another with the same model and
+        settings, finds it.
+
+        Returns:
+            What was done: the prefix length in tokens, the cache file, whether it was built now.
+
+        Raises:
+            BackendUnavailableError: llama-cpp-python is missing or the model cannot be loaded.
+            ModelError: The model cannot be resolved.
+        """
+        result: WarmedPrefix = await self._in_thread_cancellable(lambda cancel: self._warm(request, cancel))
+        return result
+
+    async def _in_thread_cancellable(self, work: Callable[[threading.Event], Any]) -> Any:
+        cancel = threading.Event()
+        result: list[Any] = []
+
+        def run() -> None:
+            self._run_locked(cancel, lambda: result.append(work(cancel)))
+
+        try:
+            # on cancellation (Ctrl-C) stop waiting at once; the flag stops the work at its next batch
+            await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+        finally:
+            cancel.set()
+        return result[0] if result else None
+
+    def start_loading(self) -> None:
+        """Start loading the model in a background thread and return at once.
+
+        Requests (and `count_tokens`) wait for it, so a program that creates the backend early overlaps the load
+        (about a second for the default model) with its own start-up. A failure is not raised here: the first request
+        loads again and raises it.
+        """
+        if self._loading is not None:
+            return
+
+        def work() -> None:
+            with contextlib.suppress(Exception):
+                self._run_locked(threading.Event(), self._loaded)
+
+        self._loading = threading.Thread(target=work, name="tinyplan-llama-load", daemon=True)
+        self._loading.start()
+
     async def load(self) -> None:
         """Load the model now (in a worker thread) instead of on the first request.
 
@@ -452,10 +619,24 @@ class LlamaCppBackend:
             await self._in_thread(close)
 
 
-def _model_id(path: Path) -> str:
-    """Identifies a model file's content cheaply (path, size, modification time) for prompt-cache keys."""
-    st = path.stat()
-    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+_NOT_IN_KV = frozenset(
+    {
+        "verbose", "n_threads", "n_threads_batch", "n_ubatch", "draft_model", "logits_all", "use_mmap", "use_mlock",
+        "seed", "last_n_tokens_size", "chat_format", "chat_handler", "numa",
+    }
+)  # fmt: skip
+"""``llama_kwargs`` that do not change what a prefix's KV cells hold (left out of prompt-cache keys)."""
+
+
+def _settings_value(value: Any) -> Any:
+    """A ``llama_kwargs`` value for a cache key: plain data as it is, any other object by its type."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_settings_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _settings_value(v) for k, v in value.items()}
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
 @contextlib.contextmanager
@@ -492,7 +673,12 @@ def _close_vocab() -> None:
 def _close_slot() -> None:
     """Close the process's loaded model (hold the slot lock)."""
     llm, _SLOT.llm, _SLOT.key = _SLOT.llm, None, None
+    grammars = list(_SLOT.grammars.values())
     _SLOT.grammars.clear()
+    if grammars:
+        llama_cpp = import_llama_cpp()
+        for sampler in grammars:
+            llama_cpp.llama_sampler_free(sampler)
     _SLOT.chat_formatter = None
     if llm is not None:
         llm.close()

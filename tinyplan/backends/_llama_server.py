@@ -28,10 +28,27 @@ from tinyplan._backend import Chunk, CompletionRequest, Message, Usage
 from tinyplan._errors import BackendStreamError, BackendUnavailableError
 from tinyplan.backends._http import DONE, HttpBackendBase, iter_sse_json
 
-__all__ = ["LLAMA_SERVER_ENV", "LlamaServerBackend", "LlamaServerProcess", "llama_server_binary"]
+__all__ = [
+    "LLAMA_SERVER_ENV",
+    "NGRAM_SPECULATION",
+    "LlamaServerBackend",
+    "LlamaServerProcess",
+    "llama_server_binary",
+]
 
 LLAMA_SERVER_ENV = "TINYPLAN_LLAMA_SERVER"
 """Environment variable naming the ``llama-server`` binary to run."""
+
+NGRAM_SPECULATION: tuple[str, ...] = (
+    "--spec-type",
+    "ngram-simple",
+    "--spec-ngram-simple-size-n",
+    "3",
+    "--spec-ngram-simple-size-m",
+    "10",
+)
+"""llama-server's prompt-lookup speculation (``--spec-type ngram-simple``): the last 3 tokens are looked up in the
+prompt and the text so far, and the 10 tokens that followed are the draft (`LlamaServerProcess`'s ``speculative``)."""
 
 _BUILD_HINT = (
     "build it with `bash scripts/build-llama-server.sh` or set $TINYPLAN_LLAMA_SERVER to a llama-server binary"
@@ -219,8 +236,9 @@ class LlamaServerProcess:
                 ...
 
     The command is ``llama-server --model FILE --host HOST --port PORT --threads N --threads-batch N --ctx-size C
-    --parallel 1 --no-webui`` plus ``extra_args``. One slot (``--parallel 1``) keeps the whole context for one
-    client and makes every request reuse the previous prompt's KV cache. Output goes to `log_path`.
+    --parallel 1 --no-webui``, the speculation arguments, then ``extra_args``. One slot (``--parallel 1``) keeps the
+    whole context for one client and makes every request reuse the previous prompt's KV cache. Output goes to
+    `log_path`.
 
     Args:
         model: The GGUF file (see `tinyplan.resolve_model`).
@@ -229,6 +247,9 @@ class LlamaServerProcess:
         port: TCP port; default a free one.
         threads: CPU threads for generation and prompt processing; default ``os.cpu_count()``.
         ctx_size: Context length in tokens (prompt + completion).
+        speculative: Speculative decoding with n-gram drafts from the prompt and the text so far: True adds
+            `NGRAM_SPECULATION`, a sequence gives the arguments, False none. The output is the plain greedy output;
+            see docs/backends.md, "Latency".
         extra_args: More command-line arguments.
         startup_timeout: Seconds to wait for ``/health`` to answer 200 (model loading).
 
@@ -246,6 +267,7 @@ class LlamaServerProcess:
         port: int | None = None,
         threads: int | None = None,
         ctx_size: int = 4096,
+        speculative: bool | Sequence[str] = False,
         extra_args: Sequence[str] = (),
         startup_timeout: float = 120.0,
     ) -> None:
@@ -255,6 +277,12 @@ class LlamaServerProcess:
         self.port = port
         self.threads = threads or os.cpu_count() or 1
         self.ctx_size = ctx_size
+        if speculative is True:
+            self.speculation_args: tuple[str, ...] = NGRAM_SPECULATION
+        elif speculative is False:
+            self.speculation_args = ()
+        else:
+            self.speculation_args = tuple(speculative)
         self.extra_args = tuple(extra_args)
         self.startup_timeout = startup_timeout
         self.log_path: Path | None = None
@@ -298,6 +326,7 @@ class LlamaServerProcess:
             "--parallel",
             "1",
             "--no-webui",
+            *self.speculation_args,
             *self.extra_args,
         ]
 
