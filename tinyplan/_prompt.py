@@ -4,15 +4,19 @@ The planner prompt follows LLMCompiler (Kim et al. 2023) and TinyAgent (Erdogan 
 tools (signature first, then description), the ``join()`` action, the rules, custom instructions, in-context
 examples, then today's date and the question. The static part (everything before the date) comes first and is
 byte-identical across calls with the same tools, instructions and examples, so a backend can reuse its cached prefix.
+
+A renderer with an example bank (`ExampleSource`, e.g. `tinyplan.data.ExampleBank`) adds the bank's examples closest
+to each question at the start of the tail, after the static part, so the cached prefix stays the same.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import jinja2
 import tokenizers
@@ -20,7 +24,7 @@ import tokenizers
 from tinyplan._backend import Backend, CompletionRequest, Message
 from tinyplan._tools import Tool
 
-__all__ = ["PromptParts", "PromptRenderer", "count_tokens"]
+__all__ = ["ExampleSource", "PromptParts", "PromptRenderer", "count_tokens"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +79,38 @@ class RoundView:
     tools: tuple[str, ...] = ()
 
 
+@runtime_checkable
+class ExampleSource(Protocol):
+    """Where per-question example plans come from (an example bank, `tinyplan.data.ExampleBank`).
+
+    The planner's hook for a bank: `PromptRenderer` asks it once per planning prompt and puts the answer after the
+    static part of the prompt.
+    """
+
+    def examples_for(self, query: str, tools: Sequence[str]) -> list[str]:
+        """Example texts (``Question: ...`` followed by a plan ending in ``join()<END_OF_PLAN>``) for ``query``.
+
+        Args:
+            query: The user's request.
+            tools: The names of the tools the prompt offers; an example may only call these.
+
+        Returns:
+            The examples to show, the one to show last (nearest the question) last; may be empty.
+        """
+        ...
+
+
 class PromptRenderer:
     """Renders the prompts from the package's jinja2 templates (strict undefined: a missing variable is an error).
 
     Args:
         loader: A jinja2 loader to override templates (default: ``tinyplan/templates``).
+        bank: Adds per-question example plans to planner and replan prompts, after the static part (see
+            `ExampleSource`). None: none (the prompts are exactly those without a bank).
     """
 
-    def __init__(self, loader: jinja2.BaseLoader | None = None) -> None:
+    def __init__(self, loader: jinja2.BaseLoader | None = None, *, bank: ExampleSource | None = None) -> None:
+        self.bank = bank
         self._env = jinja2.Environment(
             loader=loader or jinja2.PackageLoader("tinyplan", "templates"),
             undefined=jinja2.StrictUndefined,
@@ -90,6 +118,19 @@ class PromptRenderer:
             keep_trailing_newline=False,
             trim_blocks=False,
         )
+
+    def with_bank(self, bank: ExampleSource | None) -> PromptRenderer:
+        """A copy of this renderer (same templates, same class) that adds ``bank``'s examples for each question
+        (None: none)."""
+        clone = copy.copy(self)
+        clone.bank = bank
+        return clone
+
+    def retrieved(self, tools: Iterable[Tool], query: str) -> list[str]:
+        """The bank's examples for ``query`` among ``tools`` (empty without a bank)."""
+        if self.bank is None:
+            return []
+        return list(self.bank.examples_for(query.strip(), [t.name for t in tools]))
 
     def _render(self, name: str, **context: Any) -> str:
         return self._env.get_template(name).render(**context).strip() + "\n"
@@ -112,9 +153,18 @@ class PromptRenderer:
         examples: Sequence[str] = (),
         today: dt.date | None = None,
     ) -> PromptParts:
-        """The first planning prompt for ``query``. ``today`` defaults to the date at call time."""
+        """The first planning prompt for ``query``. ``today`` defaults to the date at call time.
+
+        With a bank, its examples for ``query`` (`retrieved`) open the tail.
+        """
+        tools = list(tools)
         static = self.planner_static(tools, instructions, examples)
-        tail = self._render("planner_query.jinja2", today=_date_text(today), query=query.strip())
+        tail = self._render(
+            "planner_query.jinja2",
+            today=_date_text(today),
+            query=query.strip(),
+            retrieved=self.retrieved(tools, query),
+        )
         return PromptParts(static, tail)
 
     def replan(
@@ -129,9 +179,11 @@ class PromptRenderer:
         today: dt.date | None = None,
     ) -> PromptParts:
         """A replanning prompt: the same static part, then each earlier plan with observations and thought."""
+        tools = list(tools)
         static = self.planner_static(tools, instructions, examples)
         tail = self._render(
             "replan.jinja2",
+            retrieved=self.retrieved(tools, query),
             today=_date_text(today),
             query=query.strip(),
             rounds=list(rounds),

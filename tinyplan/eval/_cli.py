@@ -59,17 +59,29 @@ async def _run(
     baseline: bool,
     planner: bool,
     progress: bool,
+    self_check: bool = False,
+    bank: Any = None,
+    bank_mix: str = "add",
 ) -> list[EvalReport]:
     reports: list[EvalReport] = []
     if planner:
         backend = make_backend(model, backend_url)
         try:
+            options: dict[str, Any] = {}
+            if bank is not None:
+                options["bank"] = bank
+                if bank_mix == "replace":
+                    options["examples"] = []
             system = TinyplanSystem(
                 backend,
                 grammar=grammar,  # type: ignore[arg-type]
                 retriever=_retriever() if rag else None,
                 relevance_check=relevance_check,
+                self_check=self_check,
+                planner_options=options,
             )
+            if bank is not None:
+                system.name += f"+bank{bank.k}" + ("(replace)" if bank_mix == "replace" else "")
             reports.append(await evaluate(cases, system, concurrency=concurrency, progress=progress))
         finally:
             await backend.aclose()
@@ -83,13 +95,25 @@ async def _run(
     return reports
 
 
+def _load(spec: str, limit: int | None, root: Path | None) -> list[EvalCase]:
+    """`load_dataset`, and ``synth:PATH[:SPLIT]``: a synthesized examples file's split (default ``test``)."""
+    if spec.startswith("synth:"):
+        from tinyplan.data import bank_cases
+
+        path, _, split = spec.removeprefix("synth:").partition(":")
+        found = bank_cases(path, splits=tuple((split or "test").split("+")), limit=limit)
+        return [c for c in found if isinstance(c, EvalCase)]
+    return load_dataset(spec, limit=limit, root=root)
+
+
 @click.command("eval")
 @click.option(
     "--dataset",
     "datasets",
     multiple=True,
     required=True,
-    help="bfcl:<category> | teval | teval:data | teval:dependent | mac | tinyagent:PATH | jsonl:PATH (repeatable).",
+    help="bfcl:<category> | teval | teval:data | teval:dependent | mac | tinyagent:PATH | jsonl:PATH | "
+    "synth:PATH[:SPLIT] (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many cases per dataset.")
 @click.option(
@@ -120,6 +144,13 @@ async def _run(
     show_default=True,
     help="Plan no tool call when the model's free first action names a tool that is not listed.",
 )
+@click.option(
+    "--self-check/--no-self-check",
+    default=False,
+    show_default=True,
+    help="Check each streamed line (semantic dataflow, invented identifiers, left-out requested actions) and "
+    "write a faulty line again (Planner(self_check=True)).",
+)
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True, help="Cases in flight.")
 @click.option("--baseline/--no-baseline", default=False, help="Also run llama-cpp-python's own function calling.")
 @click.option("--baseline-only", is_flag=True, help="Run only the baseline.")
@@ -131,6 +162,25 @@ async def _run(
     help="Results folder (default: eval-results/<timestamp>).",
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option(
+    "--bank",
+    "bank_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Show each case the closest examples of this bank (tinyplan synth; its train and validation splits).",
+)
+@click.option("--bank-k", type=click.IntRange(min=1), default=3, show_default=True, help="Bank examples per case.")
+@click.option(
+    "--bank-mix",
+    type=click.Choice(["add", "replace"]),
+    default="add",
+    show_default=True,
+    help="add: the case's own examples stay in the prompt; replace: only the bank's are shown.",
+)
+@click.option(
+    "--bank-method", type=click.Choice(["bm25", "minilm", "auto"]), default="bm25", show_default=True,
+    help="How the bank finds the closest examples.",
+)  # fmt: skip
 def eval_command(
     datasets: tuple[str, ...],
     limit: int | None,
@@ -141,12 +191,17 @@ def eval_command(
     grammar: str,
     rag: bool,
     relevance_check: bool,
+    self_check: bool,
     concurrency: int,
     baseline: bool,
     baseline_only: bool,
     root: Path | None,
     out: Path | None,
     progress: bool,
+    bank_path: Path | None,
+    bank_k: int,
+    bank_mix: str,
+    bank_method: str,
 ) -> None:
     """Evaluate plans on a dataset: DAG success (TinyAgent), strict success, tool/edge precision and recall.
 
@@ -158,9 +213,14 @@ def eval_command(
     out_dir = out or Path("eval-results") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     reports: list[EvalReport] = []
     try:
+        bank = None
+        if bank_path is not None:
+            from tinyplan.data import ExampleBank
+
+            bank = ExampleBank.load(bank_path, splits=("train", "validation"), k=bank_k, method=bank_method)  # type: ignore[arg-type]
         for spec in datasets:
-            pool = load_dataset(spec, root=root) if examples else None
-            cases = pool[:limit] if pool is not None else load_dataset(spec, limit=limit, root=root)
+            pool = _load(spec, None, root) if examples else None
+            cases = pool[:limit] if pool is not None else _load(spec, limit, root)
             if sample is not None:
                 cases = spread(cases, sample)
             if examples:
@@ -175,10 +235,13 @@ def eval_command(
                 grammar=None if grammar == "none" else grammar,
                 rag=rag,
                 relevance_check=relevance_check,
+                self_check=self_check,
                 concurrency=concurrency,
                 baseline=baseline or baseline_only,
                 planner=not baseline_only,
                 progress=progress,
+                bank=bank,
+                bank_mix=bank_mix,
             )
             reports += anyio.run(run)
         paths = write_results(reports, out_dir)
