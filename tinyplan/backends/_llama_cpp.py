@@ -136,7 +136,7 @@ class LlamaCppBackend:
             False turns it off. The output is the same either way; see docs/backends.md, "Latency".
         fast_sampling: Greedy requests pick the highest-scoring token and check only it against the grammar
             (llama-server's order). False: llama-cpp-python's own sampler chain (the grammar filters every candidate
-            at every step); then ``speculative`` is ignored.
+            at every step; the default until its token-for-token test passes); then ``speculative`` is ignored.
 
     Attributes:
         supports_grammar: True: GBNF grammars are applied.
@@ -168,7 +168,7 @@ class LlamaCppBackend:
         llama_kwargs: Mapping[str, Any] | None = None,
         prompt_cache: str | os.PathLike[str] | bool = True,
         speculative: bool | Drafter = False,
-        fast_sampling: bool = True,
+        fast_sampling: bool = False,
     ) -> None:
         self._model_arg = model
         if prompt_cache is True:
