@@ -313,9 +313,9 @@ DECODE_VARIANTS: dict[str, dict[str, Any]] = {
 
 
 async def _decode_variants(repeats: int, model: str | None, names: Sequence[str]) -> None:
-    """Warm decoding of the Mac examples' requests (typed grammar) with each variant, in one process: plan tokens/s,
-    plan time, and whether each plan is token for token the reference's (the first variant of its kind: in-process,
-    llama-server)."""
+    """Warm decoding of the Mac examples' requests (typed grammar), variants interleaved request by request (the same
+    load for all), in one process: plan tokens/s, plan time, and whether each plan is token for token the
+    reference's (the first variant of its kind: in-process, llama-server)."""
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
     from tinyplan._model import resolve_model
@@ -325,57 +325,69 @@ async def _decode_variants(repeats: int, model: str | None, names: Sequence[str]
 
     tools = mac_toolset(copy_sample_home(Path(tempfile.mkdtemp()) / "home"))
     queries = [e.split("\n", 1)[0].removeprefix("Question: ") for e in tools.examples]
+    planner = default_run_planner(object(), tools, grammar=None)
+    grammar = default_run_planner(LlamaCppBackend("unused.gguf"), tools)._grammar_for(tools)
     cache = tempfile.mkdtemp()
-    reference: dict[tuple[str, str], tuple[str, int]] = {}
     print("| decoding | plans | median plan tok/s | median plan s | total plan s | same as reference |")
     print("|---|---:|---:|---:|---:|---:|")
-    for name in names:
-        options = dict(DECODE_VARIANTS[name])
-        kwargs: dict[str, Any] = {"fast_sampling": options.get("fast_sampling", True)}
-        if options.get("speculative") == "llama_cpp":
-            kwargs["speculative"] = LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=10)
-        else:
-            kwargs["speculative"] = bool(options.get("speculative"))
-        if options.get("draft_model"):
-            # logits_all=True too: llama-cpp-python 0.3.36 sizes its score buffer from the argument, not from the
-            # draft model's need, and fails on the first draft otherwise
+    families = [["chain", "greedy", "greedy+lookup", "greedy+llama-lookup"], ["chain+draft_model"]]
+    families.append(["server", "server+ngram"])
+    for family in families:
+        chosen = [n for n in family if n in names]
+        if not chosen:
+            continue
+        backends: dict[str, Any] = {}
+        servers = []
+        for name in chosen:
+            options = DECODE_VARIANTS[name]
+            if "server" in options:
+                server = LlamaServerProcess(resolve_model(model), ctx_size=RUN_CONTEXT, speculative=options["server"])
+                servers.append(server.start())
+                backends[name] = server.backend()
+                continue
+            kwargs: dict[str, Any] = {"fast_sampling": options.get("fast_sampling", True)}
             drafter = LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=10)
-            kwargs["llama_kwargs"] = {"draft_model": drafter, "logits_all": True}
-        server = None
-        if "server" in options:
-            server = LlamaServerProcess(resolve_model(model), ctx_size=RUN_CONTEXT, speculative=options["server"])
-            backend: Any = server.start().backend()
-        else:
-            backend = LlamaCppBackend(model, n_ctx=RUN_CONTEXT, prompt_cache=cache, **kwargs)
-        kind = "server" if server else "in-process"
-        planner = default_run_planner(backend, tools)
-        grammar = planner._grammar_for(tools)
-        rates, seconds, same = [], [], 0
+            kwargs["speculative"] = (
+                drafter if options.get("speculative") == "llama_cpp" else bool(options.get("speculative"))
+            )
+            if options.get("draft_model"):
+                # logits_all=True too: llama-cpp-python 0.3.36 sizes its score buffer from that argument, not from
+                # the draft model's need, and fails on the first draft otherwise
+                kwargs["llama_kwargs"] = {"draft_model": drafter, "logits_all": True}
+            backends[name] = LlamaCppBackend(model, n_ctx=RUN_CONTEXT, prompt_cache=cache, **kwargs)
+        rates: dict[str, list[float]] = {n: [] for n in chosen}
+        seconds: dict[str, list[float]] = {n: [] for n in chosen}
+        outputs: dict[str, list[tuple[str, int]]] = {n: [] for n in chosen}
         for i, query in enumerate([queries[0], *queries * repeats]):
-            parts = planner.render_prompt(query)
-            request = parts.request(chat=False, stop=("<END_OF_PLAN>",), max_tokens=160, grammar=grammar)
-            times: list[float] = []
-            text, tokens = "", 0
-            async for chunk in backend.stream(request):
-                if chunk.text:
-                    times.append(time.monotonic())
-                    text += chunk.text
-                if chunk.usage is not None:
-                    tokens = chunk.usage.completion_tokens
-            if i == 0:
-                continue  # it filled the KV cache
-            rates.append((tokens - 1) / (times[-1] - times[0]))
-            seconds.append(times[-1] - times[0])
-            reference.setdefault((kind, query), (text, tokens))
-            same += reference[kind, query] == (text, tokens)
-        n = len(rates)
-        print(
-            f"| {options['about']} | {n} | {statistics.median(rates):.1f} | {statistics.median(seconds):.2f} | "
-            f"{sum(seconds):.1f} | {same}/{n} |",
-            flush=True,
-        )
-        await backend.aclose()
-        if server is not None:
+            request = planner.render_prompt(query).request(
+                chat=False, stop=("<END_OF_PLAN>",), max_tokens=160, grammar=grammar
+            )
+            order = chosen[i % len(chosen) :] + chosen[: i % len(chosen)]  # no variant always goes first
+            for name in order:
+                times: list[float] = []
+                text, tokens = "", 0
+                async for chunk in backends[name].stream(request):
+                    if chunk.text:
+                        times.append(time.monotonic())
+                        text += chunk.text
+                    if chunk.usage is not None:
+                        tokens = chunk.usage.completion_tokens
+                if i == 0:
+                    continue  # it filled the KV cache
+                rates[name].append((tokens - 1) / (times[-1] - times[0]))
+                seconds[name].append(times[-1] - times[0])
+                outputs[name].append((text, tokens))
+        for name in chosen:
+            n = len(rates[name])
+            same = sum(a == b for a, b in zip(outputs[name], outputs[chosen[0]], strict=True))
+            print(
+                f"| {DECODE_VARIANTS[name]['about']} | {n} | {statistics.median(rates[name]):.1f} | "
+                f"{statistics.median(seconds[name]):.2f} | {sum(seconds[name]):.1f} | {same}/{n} |",
+                flush=True,
+            )
+        for backend in backends.values():
+            await backend.aclose()
+        for server in servers:
             server.stop()
 
 

@@ -192,7 +192,7 @@ async def test_off_by_default_and_dry_run_plan_checks_too() -> None:
     assert len(backend.requests) == 1
 
     backend = ScriptedBackend(["1. calculate_area_of_triangle("])
-    plan = await Planner(backend, make_bmi_tools([]), relevance_check=True).plan("Area of a triangle?")
+    plan = await Planner(backend, make_bmi_tools([]), relevance_check=True).plan("Area of a triangle of height 4?")
     assert plan.text == "1. join()" and plan.relevance is not None and len(backend.requests) == 1
 
 
@@ -219,3 +219,44 @@ async def test_a_name_copied_from_an_example_plan_is_inconclusive() -> None:
     relevance = result.plans[0].relevance
     assert relevance is not None and relevance.name == "search_hotels" and relevance.unlisted is None
     assert calls == [(70, 1.75)]
+
+
+# ------------------------------------------------------------------------------------------ words in common
+@pytest.mark.parametrize(
+    ("request_text", "shared"),
+    [
+        ("BMI for 70 kg and 1.75 m?", True),  # an acronym of the tool's name
+        ("What is my body-mass index?", True),
+        ("How heavy is 70 kilograms in pounds?", True),  # kilograms ~ kilograms (the weight parameter's doc)
+        ("What is the area of a triangle with base 3?", False),
+        ("Who won the world cup in 2010?", False),
+        ("What is it?", True),  # no content word at all: nothing to judge by
+    ],
+)
+def test_shares_words_compares_content_words_stems_and_acronyms(request_text: str, shared: bool) -> None:
+    from tinyplan._relevance import shares_words
+    from tinyplan._tools import Toolset
+
+    assert shares_words(request_text, Toolset(make_bmi_tools([]))) is shared
+
+
+async def test_a_request_sharing_no_word_with_any_tool_is_planned_without_the_model() -> None:
+    calls: list[tuple[float, float]] = []
+    backend = ScriptedBackend([])  # asking the model would fail: nothing is scripted
+    planner = Planner(backend, make_bmi_tools(calls), grammar="typed", relevance_check=True, join="observations")
+    result = await planner.run("Who won the world cup in 2010?")
+    plan = result.plans[0]
+    assert backend.requests == [] and calls == []
+    assert plan.text == "1. join()" and plan.relevance is not None and plan.relevance.unrelated
+    assert plan.relevance.no_tool and plan.relevance.unlisted is None
+    assert result.to_dict()["plans"][0]["relevance"]["unrelated"] is True
+
+
+async def test_a_toolset_with_cues_decides_coverage_itself() -> None:
+    from tinyplan import Cue, Toolset
+
+    tools = Toolset(make_bmi_tools([]), cues=[Cue(r"\bbmi\b", frozenset({"determine_body_mass_index"}), "a BMI")])
+    backend = ScriptedBackend(["1. determine_body_mass_index(", BMI_PLAN])
+    planner = Planner(backend, tools, relevance_check=True, join="observations")
+    result = await planner.run("Who won the world cup in 2010?")  # shares no word, but the cues rule: ask the model
+    assert len(backend.requests) == 2 and not result.plans[0].relevance.unrelated  # type: ignore[union-attr]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tinyplan._errors import TinyplanError
-from tinyplan._parser import Interpolated, Ref, Task
+from tinyplan._parser import Interpolated, Ref, Task, plan_literal
 from tinyplan._semantic import Semantic, element_semantic, output_fields, output_is_list, result_semantic
 from tinyplan._tools import Tool, Toolset
 
@@ -79,6 +79,9 @@ class Problem:
         exclude_tools: Tools the repair must not call from this line on.
         escalate_tools: Tools to leave out from this line on when the model writes the same faulty line again
             after the hint (a look-up of a value the request gives or never mentions).
+        fix: The corrected action text (e.g. ``get_offers(product_id="$1.product_id")``) when the correction is
+            certain: the reference the parameter names, to a task the plan already has. The planner then puts it in
+            place of the line without asking the model again; None when only the model can write the line.
     """
 
     kind: ProblemKind
@@ -88,6 +91,7 @@ class Problem:
     exclude_join: bool = False
     exclude_tools: frozenset[str] = field(default_factory=frozenset)
     escalate_tools: frozenset[str] = field(default_factory=frozenset)
+    fix: str | None = None
 
 
 def _refs(value: Any) -> list[Ref]:
@@ -97,6 +101,35 @@ def _refs(value: Any) -> list[Ref]:
     if isinstance(value, list | tuple):
         return [v for v in value if isinstance(v, Ref)]
     return []
+
+
+def _fixed(task: Task, params: Sequence[str], name: str, old: Any, new: Ref) -> str | None:
+    """``task``'s action text with ``old`` (the argument ``name``'s value, or one item of it) replaced by ``new``;
+    None when ``old`` is not found there as a whole value or item. ``params``: the tool's parameter names."""
+    args, kwargs = list(task.args), dict(task.kwargs)
+
+    def swap(value: Any) -> Any:
+        if value is old or (not isinstance(old, Ref) and type(value) is type(old) and value == old):
+            return new
+        if isinstance(value, list | tuple):
+            items = [swap(v) for v in value]
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        return value
+
+    if name in kwargs:
+        kwargs[name] = swap(kwargs[name])
+        changed = kwargs[name] is not task.kwargs[name]
+    else:
+        i = list(params).index(name) if name in params else len(args)
+        if i >= len(args):
+            return None
+        args[i] = swap(args[i])
+        changed = args[i] is not task.args[i]
+    if not changed:
+        return None
+    written = [plan_literal(v, quote_refs=True) for v in args]
+    written += [f"{k}={plan_literal(v, quote_refs=True)}" for k, v in kwargs.items()]
+    return f"{task.name}({', '.join(written)})"
 
 
 def _literals(value: Any) -> list[Any]:
@@ -271,12 +304,16 @@ class PlanChecker:
             owner = looked_up[-1].name if looked_up else next(iter(owners))
             target = f"${looked_up[-1].idx}.{owners[owner]}" if looked_up else f"$N.{owners[owner]}"
             first = "" if looked_up else f"Call {owner} first, then "
+            fix = None
+            if looked_up and not output_is_list(self.toolset[looked_up[-1].name]):
+                fix = _fixed(task, self._params(task), name, lit, Ref(looked_up[-1].idx, (owners[owner],)))
             return Problem(
                 "identifier",
                 task.idx,
                 f"{where} is {owners[owner]} from {owner}'s result, but {lit!r} is not in the request: a value "
                 "another tool returns must be referred to, not made up",
                 f"{where} must come from {owner}'s result. {first}write {name}={target}.",
+                fix=fix,
             )
         return None
 
@@ -300,17 +337,20 @@ class PlanChecker:
     ) -> Problem | None:
         """A reference that does not fit its source's result fields: an index into an object, an unknown field,
         the whole object where the parameter matches one of its fields, or ``"$N[field]"`` written as text."""
-        texts = [v for v in _literals(value) if isinstance(v, str)]
+        texts: list[tuple[str, Any]] = [(v, v) for v in _literals(value) if isinstance(v, str)]
         items = value if isinstance(value, list | tuple) else [value]
-        texts += ["".join(str(p) for p in v.parts) for v in items if isinstance(v, Interpolated)]
-        for lit in texts:
+        texts += [("".join(str(p) for p in v.parts), v) for v in items if isinstance(v, Interpolated)]
+        for lit, written in texts:
             m = _BRACKET_FIELD.search(lit)
             if m is not None:
+                ref = Ref(int(m.group(1)), (m.group(2),))
+                certain = lit == m.group(0) and ref.task in earlier
                 return Problem(
                     "field",
                     task.idx,
                     f"{where}: {m.group(0)!r} is text, not a reference (a field is written ${m.group(1)}.{m.group(2)})",
                     f"Write {name}=${m.group(1)}.{m.group(2)} (a field of a result is $N.field, not $N[field]).",
+                    fix=_fixed(task, self._params(task), name, written, ref) if certain else None,
                 )
         for ref in _refs(value):
             source = earlier.get(ref.task)
@@ -326,12 +366,15 @@ class PlanChecker:
             if head is None and best is None:
                 continue  # the whole object, and nothing names the wanted part: leave it to validation
             suggestion = f"write {name}=${best[0]}.{best[1]}" if best else f"write ${ref.task}.<field>"
-            shown = "$" + str(ref.task) + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in ref.path)
+            fix = None
+            if best is not None and best[2]:
+                fix = _fixed(task, self._params(task), name, ref, Ref(best[0], (best[1],)))
             return Problem(
                 "field",
                 task.idx,
-                f"{where}: {shown} does not name a field of {source.name}'s result (fields: {', '.join(fields)})",
+                f"{where}: {ref} does not name a field of {source.name}'s result (fields: {', '.join(fields)})",
                 f"${ref.task} ({source.name}) is an object with the fields {', '.join(fields)}; {suggestion}.",
+                fix=fix,
             )
         return None
 
@@ -342,9 +385,15 @@ class PlanChecker:
             return ()
         return output_fields(t)
 
-    def _best_field(self, param: str, preferred: int, earlier: Mapping[int, Task]) -> tuple[int, str] | None:
+    def _params(self, task: Task) -> list[str]:
+        """The parameter names of ``task``'s tool, in order."""
+        return [p.name for p in self.toolset[task.name].parameters]
+
+    def _best_field(self, param: str, preferred: int, earlier: Mapping[int, Task]) -> tuple[int, str, bool] | None:
         """The earlier task and field that ``param`` most likely wants: the same name, else a field holding all of
-        its words, else (from task ``preferred``) the field sharing most words; ties go to ``preferred``."""
+        its words, else (from task ``preferred``) the field sharing most words; ties go to ``preferred``. The flag
+        says whether the choice is certain: the field has the parameter's name or all its words, or it is the only
+        field of ``preferred``'s result."""
         words = _words(param)
         scored: list[tuple[int, int, int, str]] = []  # (rank, prefer, -idx, field)
         for t in earlier.values():
@@ -360,9 +409,9 @@ class PlanChecker:
                     scored.append((rank, int(t.idx == preferred), t.idx, f))
         if not scored:
             fields = self._object_fields(earlier[preferred].name) if preferred in earlier else ()
-            return (preferred, fields[0]) if len(fields) == 1 else None
+            return (preferred, fields[0], True) if len(fields) == 1 else None
         rank, _, idx, f = max(scored)
-        return idx, f
+        return idx, f, rank >= 2
 
     # ------------------------------------------------------------------------------------------------- join
     def check_join(self, join: Task, earlier: Mapping[int, Task]) -> Problem | None:

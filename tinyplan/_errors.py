@@ -2,22 +2,49 @@
 
 ```
 TinyplanError
-├── ToolDefinitionError      a function cannot become a tool (decoration time)
-├── ToolsetError             duplicate, reserved or invalid tool names in a toolset
-├── PlanError                a plan is wrong
-│   ├── PlanParseError       the plan text does not parse (line number and text attached)
-│   └── PlanValidationError  the task graph is invalid (cycle, dangling reference)
-├── BackendError             a language-model backend failed
+├── ToolDefinitionError           a function cannot become a tool (decoration time)
+├── ToolsetError                  duplicate, reserved or invalid tool names in a toolset
+├── ToolArgumentError             a call's arguments do not fit the tool (also a ValueError; _tools)
+├── GrammarError                  plan_grammar got a bad option (also a ValueError; _grammar)
+├── PlanError                     a plan is wrong
+│   ├── PlanParseError            the plan text does not parse (line number and text attached)
+│   └── PlanValidationError       the task graph is invalid (cycle, dangling reference)
+├── BackendError                  a language-model backend failed
 │   ├── BackendUnavailableError   it cannot be reached or loaded (connection refused, missing extra)
 │   ├── BackendTimeoutError       it did not answer in time
 │   └── BackendStreamError        it failed mid-stream (cut stream, malformed event, HTTP error)
-├── JoinerError              the joiner's reply fits neither Finish nor Replan
-├── RequestError             the request cannot be planned: empty, or too long for the model's context (also a
-│                            ValueError)
-└── ModelError               the default model cannot be found, assembled or verified
+├── JoinerError                   the joiner's reply fits neither Finish nor Replan
+├── RequestError                  the request cannot be planned: empty, or too long for the model's context (also a
+│                                 ValueError)
+├── ModelError                    the default model cannot be found, assembled or verified
+├── RetrieverError                a ToolRAG retriever cannot do what it was asked (_retriever)
+│   ├── RetrieverUnavailableError its extra or model package is missing
+│   └── RetrieverModelError       a saved retriever file is damaged or does not fit
+├── EvalDataError                 an evaluation dataset cannot be read (eval)
+├── MCPToolError                  an imported MCP tool answered with isError (mcp)
+├── VoiceError                    speech input failed (voice)
+│   ├── AudioError                the audio cannot be read
+│   ├── TranscriberUnavailableError   the transcriber or its model is missing
+│   ├── TranscriptionError        the transcriber failed
+│   └── SoundDeviceError          the microphone cannot be opened
+└── MacToolError                  a Mac tool refused or failed; written for the model (toolsets.mac)
+    ├── ToolInputError            a bad argument, e.g. a path outside the sandbox
+    │   └── DateFormatError       a date that is not 'YYYY-MM-DD HH:MM:SS'
+    ├── ContactNotFoundError
+    ├── ToolFileNotFoundError
+    ├── NoteNotFoundError
+    ├── AppleScriptValueError
+    ├── AppleScriptError
+    └── ZoomError
+
+Warnings (UserWarning): PromptCacheWarning (a damaged prompt-cache file, rebuilt), MCPToolSkippedWarning (an MCP
+tool that cannot be imported, left out).
 ```
 
-Errors that *tools* raise are not in this tree: they become error observations (see `TaskResult`).
+Classes outside this module are defined where they are raised (the module in parentheses) and drawn here;
+``tests/test_errors_tree.py`` checks that every exception and warning class of the package is in this drawing
+under its real base class. Errors that *your* tools raise are not in this tree: they become error observations
+(see `TaskResult`); the Mac tools' and MCP tools' errors are raised on purpose for the same route.
 """
 
 from __future__ import annotations

@@ -75,9 +75,12 @@ class PlanParseFailed:
 
 @dataclass(frozen=True, slots=True)
 class PlanRepaired:
-    """A streamed line failed a plan check and is written again: the plan was cut back to the start of ``line``,
-    and the model continues after the ``Thought:`` line ``problem.hint`` (see `tinyplan.PlanChecker`). The faulty
-    line never reached the task fetching unit."""
+    """A streamed line failed a plan check and was repaired; the faulty line never reached the task fetching unit.
+
+    When ``problem.fix`` is set the correction was certain (the field the parameter names, of a task the plan
+    already has): the line was replaced by it and the model's stream went on. Otherwise the plan was cut back to the
+    start of ``line`` and the model continues after the ``Thought:`` line ``problem.hint`` (see
+    `tinyplan.PlanChecker`)."""
 
     problem: Problem
     line: str

@@ -42,10 +42,10 @@ from tinyplan._grammar import joiner_grammar, plan_grammar
 from tinyplan._joiner import JoinDecision, parse_join
 from tinyplan._parser import END_OF_PLAN, PlanParser, Task
 from tinyplan._prompt import ExampleSource, PromptParts, PromptRenderer, RoundView, count_tokens, one_line
-from tinyplan._relevance import RelevanceVerdict, check_relevance
+from tinyplan._relevance import RelevanceVerdict, check_relevance, shares_words
+from tinyplan._retriever import ToolRetriever, apply_selection
 from tinyplan._telemetry import ModelCall, invoke_agent, plan_span, traced
 from tinyplan._tools import ToolLike, Toolset, as_toolset, canonical_arguments
-from tinyplan.rag._protocol import ToolRetriever, apply_selection
 
 __all__ = ["GrammarLevel", "Plan", "PlanResult", "Planner", "Timings"]
 
@@ -140,8 +140,16 @@ class Plan:
             "prompt_tokens": self.prompt_tokens,
             "relevance": None
             if self.relevance is None
-            else {"text": self.relevance.text, "name": self.relevance.name, "unlisted": self.relevance.unlisted},
-            "repairs": [{"kind": p.kind, "task": p.task, "message": p.message, "hint": p.hint} for p in self.repairs],
+            else {
+                "text": self.relevance.text,
+                "name": self.relevance.name,
+                "unlisted": self.relevance.unlisted,
+                "unrelated": self.relevance.unrelated,
+            },
+            "repairs": [
+                {"kind": p.kind, "task": p.task, "message": p.message, "hint": p.hint, "fix": p.fix}
+                for p in self.repairs
+            ],
         }
 
 
@@ -652,8 +660,13 @@ class Planner:
     ) -> None:
         round_no = plan.round
         if self.relevance_check and round_no == 0:
-            plan.relevance = await check_relevance(traced(self.backend, "relevance", plan), plan.prompt, toolset.names)
-            if plan.relevance.unlisted is not None:  # no listed tool fits: a plan without tool calls
+            if not getattr(self.tools, "cues", ()) and not shares_words(result.query, toolset):
+                plan.relevance = RelevanceVerdict(text="", name=None, unlisted=None, usage=Usage(), unrelated=True)
+            else:
+                plan.relevance = await check_relevance(
+                    traced(self.backend, "relevance", plan), plan.prompt, toolset.names
+                )
+            if plan.relevance.no_tool:  # no listed tool fits: a plan without tool calls
                 if result.timings.time_to_first_token is None:
                     result.timings.time_to_first_token = time.perf_counter() - run_start
                 plan.usage = plan.relevance.usage
@@ -683,8 +696,16 @@ class Planner:
                     emit(Token(chunk.text, "plan", round_no))
                     for task in parser.feed(chunk.text):
                         found = None
-                        if checker is not None and len(plan.repairs) < self.max_repairs:
+                        if checker is not None and sum(p.fix is None for p in plan.repairs) < self.max_repairs:
                             found = checker.check_join(task, sent) if task.is_join else checker.check_task(task, sent)
+                        if found is not None and found.fix is not None:
+                            fixed = _apply_fix(parser, task, found.fix)
+                            if fixed is not None and checker is not None and checker.check_task(fixed, sent) is None:
+                                plan.repairs.append(found)  # certain: no new generation; the stream goes on
+                                emit(PlanRepaired(found, str(task), round_no))
+                                task, found = fixed, None
+                            else:
+                                found = dataclasses.replace(found, fix=None)
                         if found is not None:
                             problem = (task, found)
                             break
@@ -795,6 +816,28 @@ class Planner:
 # Where a plain-completion joiner reply ends: the model starting another turn. Not "\nAction:" (the action follows
 # the thought) and not a blank line (answers may span paragraphs).
 _JOINER_STOPS = ("<END_OF_RESPONSE>", "\nThought:", "\nQuestion:", "\nPlan:", "\n###")
+
+
+def _apply_fix(parser: PlanParser, task: Task, fix: str) -> Task | None:
+    """Put ``fix`` (a problem's corrected action text) in place of ``task``'s action in the plan text, re-parse, and
+    return the corrected task; None (the parser unchanged) when the line is not where expected or does not parse."""
+    text = parser.text
+    lines = text.split("\n")
+    i = task.line_no - 1
+    if (
+        not (0 <= i < len(lines))
+        or not task.text
+        or not lines[i].lstrip().startswith(f"{task.idx}.")
+        or task.text not in lines[i]
+    ):
+        return None
+    lines[i] = lines[i].replace(task.text, fix, 1)
+    try:
+        tasks = parser.rewind("\n".join(lines))
+    except PlanParseError:
+        parser.rewind(text)
+        return None
+    return next((t for t in tasks if t.idx == task.idx), None)
 
 
 def check_request_text(query: str) -> None:

@@ -107,10 +107,19 @@ class PromptRenderer:
         loader: A jinja2 loader to override templates (default: ``tinyplan/templates``).
         bank: Adds per-question example plans to planner and replan prompts, after the static part (see
             `ExampleSource`). None: none (the prompts are exactly those without a bank).
+        semantic_signatures: Show declared semantic types in the tools' signatures
+            (``send_sms(recipients: list[phone number], message: str) -> str``; see `Tool.signature`).
     """
 
-    def __init__(self, loader: jinja2.BaseLoader | None = None, *, bank: ExampleSource | None = None) -> None:
+    def __init__(
+        self,
+        loader: jinja2.BaseLoader | None = None,
+        *,
+        bank: ExampleSource | None = None,
+        semantic_signatures: bool = False,
+    ) -> None:
         self.bank = bank
+        self.semantic_signatures = semantic_signatures
         self._env = jinja2.Environment(
             loader=loader or jinja2.PackageLoader("tinyplan", "templates"),
             undefined=jinja2.StrictUndefined,
@@ -141,7 +150,7 @@ class PromptRenderer:
         for t in tools:
             lines = [ln.strip() for ln in t.description.splitlines() if ln.strip()]
             lines += [f"{p.name}: {' '.join(p.description.split())}" for p in t.parameters if p.description]
-            views.append(_ToolView(t.signature(), lines or ["(no description)"]))
+            views.append(_ToolView(t.signature(semantic=self.semantic_signatures), lines or ["(no description)"]))
         return self._render("planner.jinja2", tools=views, instructions=list(instructions), examples=list(examples))
 
     def planner(

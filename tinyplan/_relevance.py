@@ -21,8 +21,17 @@ import re
 from collections.abc import Iterable
 
 from tinyplan._backend import Backend, CompletionRequest, Usage, closing_stream
+from tinyplan._tools import Tool
 
-__all__ = ["RelevanceVerdict", "check_relevance", "first_action_name", "name_words", "prompt_actions", "unlisted_tool"]
+__all__ = [
+    "RelevanceVerdict",
+    "check_relevance",
+    "first_action_name",
+    "name_words",
+    "prompt_actions",
+    "shares_words",
+    "unlisted_tool",
+]
 
 #: Tokens the free first action may take (``1. some_tool_name``): enough for long names, cheap to generate.
 CHECK_MAX_TOKENS = 32
@@ -44,12 +53,20 @@ class RelevanceVerdict:
         unlisted: ``name`` when it matches no listed tool and no action of the prompt (the planner then calls no
             tool), else None.
         usage: Tokens the check took.
+        unrelated: True when no word of the request appears in any tool's name, description or parameter docs
+            (`shares_words`): the planner then calls no tool without asking the model (``text`` is empty).
     """
 
     text: str
     name: str | None
     unlisted: str | None
     usage: Usage
+    unrelated: bool = False
+
+    @property
+    def no_tool(self) -> bool:
+        """Whether the plan is to call no tool: the model named an unlisted tool, or the request is unrelated."""
+        return self.unlisted is not None or self.unrelated
 
 
 def first_action_name(text: str) -> str | None:
@@ -102,6 +119,110 @@ def unlisted_tool(name: str, tool_names: Iterable[str]) -> bool:
         if obj & {_stem(w) for w in listed_words}:
             return False
     return True
+
+
+# Words that say nothing about which tool is meant: question words, fillers and the generic verbs of requests.
+_STOPWORDS = frozenset(
+    {
+        "about",
+        "all",
+        "also",
+        "and",
+        "any",
+        "are",
+        "can",
+        "could",
+        "does",
+        "each",
+        "find",
+        "for",
+        "from",
+        "get",
+        "give",
+        "given",
+        "how",
+        "into",
+        "its",
+        "list",
+        "many",
+        "much",
+        "out",
+        "please",
+        "set",
+        "should",
+        "show",
+        "some",
+        "tell",
+        "than",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "this",
+        "use",
+        "using",
+        "was",
+        "were",
+        "what",
+        "which",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    }
+)
+_WORD_RE = re.compile(r"[a-z]+")
+_SUFFIXES = ("ing", "ies", "es", "ed", "s", "ly", "ion", "al")
+
+
+def _content_words(text: str) -> set[str]:
+    """Lower-case content words of ``text`` (camelCase and ``_`` split), with a common suffix taken off."""
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text).replace("_", " ")
+    found = set()
+    for w in _WORD_RE.findall(text.lower()):
+        if len(w) < 3 or w in _STOPWORDS:
+            continue
+        for suffix in _SUFFIXES:
+            if len(w) > 4 and w.endswith(suffix):
+                w = w[: -len(suffix)]
+                break
+        found.add(w)
+    return found
+
+
+def _acronyms(text: str) -> set[str]:
+    """Initials of every run of three or four consecutive words (``body_mass_index`` → ``bmi``), lower case."""
+    words = name_words(text)
+    return {"".join(w[0] for w in words[i : i + n]) for n in (3, 4) for i in range(len(words) - n + 1)}
+
+
+def shares_words(request: str, tools: Iterable[Tool]) -> bool:
+    """Whether a word of ``request`` appears in some tool's name, description, parameter names or parameter docs.
+
+    Words compare after a common suffix is taken off (``conversions`` → ``conversion``), by their first four letters
+    when both have four or more (``convert`` meets ``conversion``), else exactly; an acronym of three or four
+    consecutive words of a tool's name or description counts too (``BMI`` for ``body_mass_index``); question words,
+    fillers and generic request verbs (get, find, show, tell, ...) do not count. A request that shares no word with
+    any tool asks for nothing they do: on BFCL (Patil et al.) 119 of the 240 ``irrelevance`` requests share none,
+    against 6 of 400 ``simple``, 2 of 200 ``multiple``, 1 of 200 ``parallel`` and 0 of 200 ``parallel_multiple``
+    requests (whose right plans call tools) and 0 of the Mac toolset's 18 examples. Synonyms are its blind spot
+    ("ping Sid" for ``send_sms``): a toolset that states `tinyplan.Cue` s decides coverage itself, and the planner
+    uses this only for toolsets without them (``Planner(relevance_check=True)``).
+    """
+    asked = _content_words(request)
+    if not asked:
+        return True  # nothing to judge by: not evidence of an unrelated request
+    for t in tools:
+        text = " ".join([t.name, t.description, *(f"{p.name} {p.description}" for p in t.parameters)])
+        if asked & _acronyms(t.name) | asked & _acronyms(t.description):
+            return True
+        for word in _content_words(text):
+            for w in asked:
+                if w == word or (len(w) >= 4 and len(word) >= 4 and w[:4] == word[:4]):
+                    return True
+    return False
 
 
 async def check_relevance(backend: Backend, request: CompletionRequest, tool_names: Iterable[str]) -> RelevanceVerdict:

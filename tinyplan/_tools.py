@@ -363,15 +363,27 @@ class Tool:
             function["strict"] = True
         return {"type": "function", "function": function}
 
-    def signature(self) -> str:
-        """The signature line for the planner prompt, e.g. ``send_sms(recipients: list[str], message: str) -> str``."""
+    def signature(self, *, semantic: bool = False) -> str:
+        """The signature line for the planner prompt, e.g. ``send_sms(recipients: list[str], message: str) -> str``.
+
+        Args:
+            semantic: Write declared semantic types (`tinyplan.Semantic`) in place of their base types, e.g.
+                ``send_sms(recipients: list[phone number], message: str) -> str`` and
+                ``get_phone_number(name: contact name) -> phone number``.
+        """
         parts = []
         for p in self.parameters:
-            text = f"{p.name}: {_type_name(p.annotation)}"
+            text = f"{p.name}: {_type_name(p.annotation, semantic=semantic)}"
             if not p.required:
                 text += f" = {p.default!r}"
             parts.append(text)
-        return f"{self.name}({', '.join(parts)}) -> {self.returns}"
+        returns = self.returns
+        if semantic:
+            from tinyplan._semantic import result_semantic
+
+            declared = result_semantic(self)
+            returns = declared.name if declared is not None else returns
+        return f"{self.name}({', '.join(parts)}) -> {returns}"
 
     # ------------------------------------------------------------------------------------------------- calling
     def validate(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -676,23 +688,30 @@ def _nullable(schema: Any) -> Any:
     return wrapped
 
 
-def _type_name(annotation: Any) -> str:
-    """A short, model-friendly name of a type: ``str``, ``list[str]``, ``int | None``."""
+def _type_name(annotation: Any, *, semantic: bool = False) -> str:
+    """A short, model-friendly name of a type: ``str``, ``list[str]``, ``int | None``; with ``semantic``, a declared
+    semantic type's name in place of its base type (``list[phone number]``)."""
     if annotation is type(None) or annotation is None:
         return "None"
     if annotation is Any:
         return "Any"
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _type_name(typing.get_args(annotation)[0])
+        if semantic:
+            from tinyplan._semantic import semantic_of
+
+            declared = semantic_of(annotation)
+            if declared is not None:
+                return declared.name
+        return _type_name(typing.get_args(annotation)[0], semantic=semantic)
     if origin is Literal:
         return "Literal[" + ", ".join(repr(a) for a in typing.get_args(annotation)) + "]"
     if origin in (typing.Union, types.UnionType):
-        return " | ".join(_type_name(a) for a in typing.get_args(annotation))
+        return " | ".join(_type_name(a, semantic=semantic) for a in typing.get_args(annotation))
     if origin is not None:
         args = typing.get_args(annotation)
         base = getattr(origin, "__name__", str(origin))
-        return f"{base}[{', '.join(_type_name(a) for a in args)}]" if args else base
+        return f"{base}[{', '.join(_type_name(a, semantic=semantic) for a in args)}]" if args else base
     if isinstance(annotation, type):
         return annotation.__name__
     return str(annotation).replace("typing.", "")

@@ -276,7 +276,7 @@ def main() -> None:
 @click.option(
     "--bank",
     "bank_spec",
-    default="auto",
+    default="none",
     show_default=True,
     help="Example bank shown after the prompt's static part: a JSONL file of examples (tinyplan synth), 'auto' (the "
     "Mac toolset's packaged bank with the Mac toolset) or 'none'.",

@@ -99,9 +99,11 @@ async def test_speculation_drafts_from_the_prompt_and_keeps_the_grammar(
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="llama.cpp 0.3.36's CPU kernels round the rows after the first of a batch differently from one-token "
-    "decoding, so verified drafts can tip a near-tie; hence speculation is off by default (docs/backends.md, Latency)",
+    "decoding, so verified drafts can tip a near-tie; hence speculation is off by default (docs/backends.md, Latency). "
+    "Whether a tie tips differs between runs (identical in CI's last run, not in this machine's before), so this "
+    "records the outcome without deciding the build",
 )
 async def test_speculation_changes_nothing_in_the_plans(
     tiny: Path, mac_requests: list[CompletionRequest], tmp_path: Path

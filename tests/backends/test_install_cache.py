@@ -88,7 +88,7 @@ async def test_a_changed_template_toolset_or_llama_cpp_does_not_hit_the_old_file
     assert not (await warm_default_run(tiny, prompt_cache=cache)).built  # the same prompt: found
 
     planner_template = jinja2.PackageLoader("tinyplan", "templates").get_source(jinja2.Environment(), "planner.jinja2")
-    edited = planner_template[0].replace("Guidelines", "Rules", 1)
+    edited = planner_template[0].replace("Rules:", "Guidelines:", 1)
     assert edited != planner_template[0]
     other_template = PromptRenderer(
         jinja2.ChoiceLoader([jinja2.DictLoader({"planner.jinja2": edited}), jinja2.PackageLoader("tinyplan")])

@@ -129,6 +129,10 @@ def test_an_over_long_request_is_refused_before_the_weights_load(monkeypatch: py
         loads.append(kwargs)
         return real(*args, **kwargs)
 
+    from tinyplan.backends import _llama_cpp
+
+    _llama_cpp._close_slot()  # an earlier test may have left a model or a vocabulary loaded in this process
+    _llama_cpp._close_vocab()
     monkeypatch.setattr(llama_cpp, "Llama", recording)
     query = "Text Sid that " + "the meeting moved again and " * 1500
     res = CliRunner().invoke(main, ["run", query, "--dry-run"])

@@ -19,7 +19,7 @@ from tinyplan.eval._runner import EvalReport, TinyplanSystem, evaluate, markdown
 __all__ = ["eval_command", "make_backend"]
 
 
-def make_backend(model: str | None, backend_url: str | None, *, n_threads: int = 2) -> Backend:
+def make_backend(model: str | None, backend_url: str | None, *, n_threads: int = 2, n_ctx: int = 4096) -> Backend:
     """The backend for an evaluation run.
 
     Args:
@@ -28,6 +28,7 @@ def make_backend(model: str | None, backend_url: str | None, *, n_threads: int =
         backend_url: A running server instead: a URL ending in ``/v1`` is an OpenAI-compatible API, anything else a
             native ``llama-server`` root (e.g. ``http://127.0.0.1:8080``).
         n_threads: CPU threads for the in-process model.
+        n_ctx: Context length of the in-process model.
     """
     from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, OpenAICompatibleBackend
 
@@ -36,7 +37,7 @@ def make_backend(model: str | None, backend_url: str | None, *, n_threads: int =
         if url.endswith("/v1"):
             return OpenAICompatibleBackend(url)
         return LlamaServerBackend(url)
-    return LlamaCppBackend(model, n_threads=n_threads)
+    return LlamaCppBackend(model, n_threads=n_threads, n_ctx=n_ctx)
 
 
 def _retriever() -> Any:
@@ -62,12 +63,18 @@ async def _run(
     self_check: bool = False,
     bank: Any = None,
     bank_mix: str = "add",
+    n_ctx: int = 4096,
+    semantic_signatures: bool = False,
 ) -> list[EvalReport]:
     reports: list[EvalReport] = []
     if planner:
-        backend = make_backend(model, backend_url)
+        backend = make_backend(model, backend_url, n_ctx=n_ctx)
         try:
             options: dict[str, Any] = {}
+            if semantic_signatures:
+                from tinyplan._prompt import PromptRenderer
+
+                options["renderer"] = PromptRenderer(semantic_signatures=True)
             if bank is not None:
                 options["bank"] = bank
                 if bank_mix == "replace":
@@ -80,6 +87,8 @@ async def _run(
                 self_check=self_check,
                 planner_options=options,
             )
+            if semantic_signatures:
+                system.name += "+semantic-signatures"
             if bank is not None:
                 system.name += f"+bank{bank.k}" + ("(replace)" if bank_mix == "replace" else "")
             reports.append(await evaluate(cases, system, concurrency=concurrency, progress=progress))
@@ -181,6 +190,15 @@ def _load(spec: str, limit: int | None, root: Path | None) -> list[EvalCase]:
     "--bank-method", type=click.Choice(["bm25", "minilm", "auto"]), default="bm25", show_default=True,
     help="How the bank finds the closest examples.",
 )  # fmt: skip
+@click.option(
+    "--n-ctx", type=click.IntRange(min=512), default=None,
+    help="Context length of the in-process model (default 4096; 8192 with --bank, whose examples lengthen the "
+    "prompt: the Mac toolset's passes 4,096 tokens with three more).",
+)  # fmt: skip
+@click.option(
+    "--semantic-signatures", is_flag=True,
+    help="Show the tools' declared semantic types in their prompt signatures (list[phone number]).",
+)  # fmt: skip
 def eval_command(
     datasets: tuple[str, ...],
     limit: int | None,
@@ -202,6 +220,8 @@ def eval_command(
     bank_k: int,
     bank_mix: str,
     bank_method: str,
+    n_ctx: int | None,
+    semantic_signatures: bool,
 ) -> None:
     """Evaluate plans on a dataset: DAG success (TinyAgent), strict success, tool/edge precision and recall.
 
@@ -242,6 +262,8 @@ def eval_command(
                 progress=progress,
                 bank=bank,
                 bank_mix=bank_mix,
+                n_ctx=n_ctx or (8192 if bank is not None else 4096),
+                semantic_signatures=semantic_signatures,
             )
             reports += anyio.run(run)
         paths = write_results(reports, out_dir)

@@ -25,9 +25,9 @@ from tinyplan._backend import Backend
 from tinyplan._errors import BackendError, BackendUnavailableError, TinyplanError
 from tinyplan._parser import Task
 from tinyplan._planner import GrammarLevel, Planner
+from tinyplan._retriever import ToolRetriever
 from tinyplan.eval._datasets import EvalCase, EvalDataError
 from tinyplan.eval._metrics import CaseScore, Summary, score_plan, summarize
-from tinyplan.rag._protocol import ToolRetriever
 
 __all__ = [
     "CaseRecord",

@@ -7,18 +7,11 @@ Install the optional extra: ``pip install 'tinyplan[rag]'``. See docs/toolrag.md
 * `ClassifierRetriever`: TinyAgent's design, a trained multi-label classifier (one sigmoid per tool, > 0.5).
 """
 
-from tinyplan.rag._classifier import ClassifierRetriever, TrainingPair, pairs_from_examples
-from tinyplan.rag._embedding import (
-    MINILM_NAME,
-    Embedder,
-    EmbeddingRetriever,
-    MiniLMEmbedder,
-    ToolIndex,
-    default_embedder,
-    request_views,
-    tool_text,
-)
-from tinyplan.rag._protocol import (
+from tinyplan._extras import require_extra
+
+require_extra("tinyplan.rag", "rag", ("numpy",))
+
+from tinyplan._retriever import (
     ExamplePlan,
     RetrieverError,
     RetrieverModelError,
@@ -30,6 +23,17 @@ from tinyplan.rag._protocol import (
     apply_selection,
     parse_example,
     select_examples,
+)
+from tinyplan.rag._classifier import ClassifierRetriever, TrainingPair, pairs_from_examples
+from tinyplan.rag._embedding import (
+    MINILM_NAME,
+    Embedder,
+    EmbeddingRetriever,
+    MiniLMEmbedder,
+    ToolIndex,
+    default_embedder,
+    request_views,
+    tool_text,
 )
 
 __all__ = [

@@ -27,6 +27,15 @@ import anyio.to_thread
 import numpy as np
 import numpy.typing as npt
 
+from tinyplan._retriever import (
+    RetrieverError,
+    RetrieverModelError,
+    RetrieverUnavailableError,
+    ScoredTool,
+    Selection,
+    parse_example,
+    select_examples,
+)
 from tinyplan._tools import Toolset
 from tinyplan.rag._embedding import (
     Embedder,
@@ -35,15 +44,6 @@ from tinyplan.rag._embedding import (
     default_embedder,
     embed_request,
     tool_text,
-)
-from tinyplan.rag._protocol import (
-    RetrieverError,
-    RetrieverModelError,
-    RetrieverUnavailableError,
-    ScoredTool,
-    Selection,
-    parse_example,
-    select_examples,
 )
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ClassifierRetriever", "TrainingPair", "pairs_from_examples"]

@@ -27,8 +27,7 @@ import anyio.to_thread
 import numpy as np
 import numpy.typing as npt
 
-from tinyplan._tools import Tool, Toolset
-from tinyplan.rag._protocol import (
+from tinyplan._retriever import (
     ExamplePlan,
     RetrieverError,
     RetrieverUnavailableError,
@@ -37,6 +36,7 @@ from tinyplan.rag._protocol import (
     parse_example,
     select_examples,
 )
+from tinyplan._tools import Tool, Toolset
 
 __all__ = [
     "MINILM_NAME",

@@ -12,6 +12,10 @@ Install the optional extra: ``pip install 'tinyplan[voice]'`` (faster-whisper, W
 * `record_until_silence`, `microphone_blocks`: record a request from the microphone until the speaker stops.
 """
 
+from tinyplan._extras import require_extra
+
+require_extra("tinyplan.voice", "voice", ("numpy",))
+
 from tinyplan.voice._audio import SAMPLE_RATE, Audio, Samples, load_audio, read_wav, resample, wav_bytes
 from tinyplan.voice._errors import (
     AudioError,

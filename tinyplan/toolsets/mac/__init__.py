@@ -14,6 +14,10 @@ Example::
 
 from __future__ import annotations
 
+from tinyplan._extras import require_extra
+
+require_extra("tinyplan.toolsets.mac", "mac", ("icalendar", "vobject", "pypdf"))
+
 from tinyplan.toolsets.mac._coerce import ensure_emails, ensure_phone_numbers, event_times, parse_date
 from tinyplan.toolsets.mac._driver import CalendarEvent, ContactValue, EmailDraft, MacDriver, Note, Reminder
 from tinyplan.toolsets.mac._errors import (
