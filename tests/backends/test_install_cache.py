@@ -64,7 +64,8 @@ def test_model_install_warms_the_cache_that_the_first_run_uses(tiny: Path, tmp_p
 
     run = subprocess.run(
         [sys.executable, "-m", "tinyplan", "run", "Text Sid and Lutfi that the meeting moved to 3pm", "--home",
-         str(tmp_path / "my-home"), "--json", "--join", "observations", "--max-replans", "0"],
+         str(tmp_path / "my-home"), "--json", "--join", "observations", "--max-replans", "0",
+         "--no-self-check", "--bank", "none"],  # one planner request: no repair continuation, no bank examples
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     usage = json.loads(run.stdout)["usage"]

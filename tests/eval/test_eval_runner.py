@@ -85,6 +85,15 @@ async def test_plan_without_join_is_a_failure() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_case_too_long_for_the_context_is_a_failed_case_and_the_run_goes_on() -> None:
+    cases = load_dataset(f"jsonl:{CASES}", limit=2)
+    plan = '1. get_phone_number("Sid")\n2. join()'
+    report = await evaluate(cases, TinyplanSystem(ScriptedBackend([plan] * 2, context_length=64)), progress=False)
+    assert [r.prediction.error_kind for r in report.records] == ["request", "request"]
+    assert all("too long" in (r.prediction.error or "") and not r.score.parsed for r in report.records)
+
+
+@pytest.mark.anyio
 async def test_unreachable_backend_stops_the_run() -> None:
     case = load_dataset(f"jsonl:{CASES}", limit=1)[0]
     with pytest.raises(BackendUnavailableError):

@@ -22,7 +22,7 @@ import anyio
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tinyplan._backend import Backend
-from tinyplan._errors import BackendError, BackendUnavailableError, TinyplanError
+from tinyplan._errors import BackendError, BackendUnavailableError, RequestError, TinyplanError
 from tinyplan._parser import Task
 from tinyplan._planner import GrammarLevel, Planner
 from tinyplan._retriever import ToolRetriever
@@ -49,8 +49,8 @@ class Prediction:
         tasks: The parsed plan including its ``join`` task; None when no complete plan came out.
         text: The raw plan text (or, for a function-calling baseline, the calls written as a plan).
         error: Why there is no plan (parse/validation error or backend failure), else None.
-        error_kind: ``"parse"`` (the model's output is not a valid plan for the tools) or ``"backend"`` (the model
-            could not be asked), else None.
+        error_kind: ``"parse"`` (the model's output is not a valid plan for the tools), ``"backend"`` (the model
+            could not be asked) or ``"request"`` (the case's prompt does not fit the model's context), else None.
         timings: Seconds by phase (system-specific keys; ``total`` always present).
         usage: Token counts (``prompt_tokens``, ``completion_tokens``).
         tools_shown: Tool names the model was shown (after ToolRAG selection).
@@ -164,6 +164,13 @@ class TinyplanSystem:
                 error_kind="backend",
                 timings={"total": time.perf_counter() - started},
             )
+        except RequestError as exc:  # the case's prompt does not fit the model's context: a failed case, not a crash
+            return Prediction(
+                tasks=None,
+                error=f"RequestError: {exc}",
+                error_kind="request",
+                timings={"total": time.perf_counter() - started},
+            )
         plan = result.plans[-1] if result.plans else None
         t = result.timings
         timings: dict[str, float | None] = {
@@ -191,7 +198,7 @@ class TinyplanSystem:
             usage=usage,
             tools_shown=list(result.tools),
             relevance=plan.relevance.text if plan.relevance is not None else None,
-            repairs=[f"{p.kind}: {p.message}" for p in plan.repairs],
+            repairs=[f"{p.kind}: {p.message}" + (f" [fixed in place: {p.fix}]" if p.fix else "") for p in plan.repairs],
         )
 
 
