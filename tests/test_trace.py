@@ -16,6 +16,8 @@ from typing import Any
 import anyio
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from tinyplan import Planner, PlanResult, ScriptedBackend, TaskState, Toolset, build_graph, tool
@@ -418,3 +420,13 @@ def test_the_observability_example_runs(tmp_path: Path) -> None:
     if "spans:" in proc.stdout:  # opentelemetry-sdk is installed
         assert "\n  plan " in proc.stdout and "\n    text_completion ScriptedBackend" in proc.stdout
     check_trace(json.loads(out.read_text()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(total=st.floats(min_value=0.0001, max_value=500.0), cells=st.integers(min_value=12, max_value=160))
+def test_the_time_axis_always_says_its_unit(total: float, cells: int) -> None:
+    from tinyplan._trace import _axis
+
+    ruler, numbers = _axis(4, cells, total)
+    assert numbers.plain.rstrip().endswith(" s")
+    assert len(numbers.plain.rstrip()) <= 4 + 2 + cells and len(ruler.plain) == 4 + 2 + cells

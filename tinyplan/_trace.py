@@ -408,6 +408,7 @@ def _axis(label_w: int, cells: int, total: float) -> list[Text]:
     numbers = [" "] * (cells + 8)
     ticks = int(total / step + 1e-9) if total > 0 else 0
     last_end = -2
+    placed: list[tuple[int, int]] = []  # (start, end) of each number written
     for k in range(ticks + 1):
         t = k * step
         at = min(cells - 1, int(t * cells / total)) if total > 0 else 0
@@ -416,8 +417,13 @@ def _axis(label_w: int, cells: int, total: float) -> list[Text]:
         if at >= last_end + 1 and at + len(label) <= cells:
             numbers[at : at + len(label)] = list(label)
             last_end = at + len(label)
+            placed.append((at, last_end))
     unit = " s"
     right = "".join(numbers[:cells]).rstrip()
+    while len(right) + len(unit) > cells and len(placed) > 1:  # the unit always shows: drop the last numbers
+        start, end = placed.pop()
+        numbers[start:end] = [" "] * (end - start)
+        right = "".join(numbers[:cells]).rstrip()
     if len(right) + len(unit) <= cells:
         right += unit
     pad = " " * (label_w + 2)

@@ -126,14 +126,24 @@ def test_relevance_check_calls_no_tool_for_a_request_no_tool_fits(fake_server: F
     plan_text = '1. get_stock_price(ticker="ACME")\n2. join()<END_OF_PLAN>'
     prompts = scripted_llama_server(fake_server, plan_text, join="Action: Finish(no tool for that)")
     res = invoke(
-        "run", "ACME share price?", "--server", fake_server.url, "--toolset", own_tools, "--relevance-check", "--json"
-    )
+        "run", "ACME share price: add the numbers?", "--server", fake_server.url, "--toolset", own_tools,
+        "--relevance-check", "--json",
+    )  # fmt: skip
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     plan = data["plans"][0]
     assert plan["text"] == "1. join()" and plan["relevance"]["unlisted"] == "get_stock_price"
     assert [t["tool"] for t in plan["tasks"]] == ["join"] and data["answer"] == "no tool for that"
     assert len(prompts) == 2  # the free first action, then the joiner: no grammar-constrained plan was asked for
+
+    # a request that shares no word with any tool: no tool, and not even the first action is asked for
+    prompts.clear()
+    res = invoke(
+        "run", "ACME share price?", "--server", fake_server.url, "--toolset", own_tools, "--relevance-check", "--json"
+    )
+    plan = json.loads(res.output)["plans"][0]
+    assert plan["text"] == "1. join()" and plan["relevance"]["unrelated"] is True
+    assert len(prompts) == 1  # the joiner only
 
 
 def test_a_plan_that_does_not_parse_is_one_error_line(fake_server: FakeServer, own_tools: str) -> None:
