@@ -26,7 +26,7 @@ from answer_scenarios import HELDOUT, SCENARIOS, Outcome, World, judge
 
 from tinyplan import Backend, Planner
 from tinyplan._model import default_model_path
-from tinyplan.backends import LlamaCppBackend, LlamaServerProcess
+from tinyplan.backends import LlamaServerProcess, make_backend
 
 
 def _short(text: str | None, n: int = 90) -> str:
@@ -39,7 +39,7 @@ async def main(args: argparse.Namespace) -> None:
         with LlamaServerProcess(default_model_path(), ctx_size=8192) as server:
             await run_all(args, server.backend())
     else:
-        await run_all(args, LlamaCppBackend(default_model_path(), n_ctx=8192))
+        await run_all(args, make_backend(default_model_path(), n_ctx=8192))
 
 
 async def run_all(args: argparse.Namespace, backend: Backend) -> None:

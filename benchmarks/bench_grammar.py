@@ -33,9 +33,11 @@ import anyio
 from tinyplan._backend import complete
 from tinyplan._errors import TinyplanError
 from tinyplan._grammar import plan_grammar
-from tinyplan._parser import END_OF_PLAN, Interpolated, Ref, Task, parse_plan
+from tinyplan._parser import parse_plan
 from tinyplan._planner import Planner
+from tinyplan._syntax import END_OF_PLAN
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, tool
+from tinyplan._types import Interpolated, Ref, Task
 
 
 # ----------------------------------------------------------------------------------------- tools (never called)
@@ -235,9 +237,9 @@ def check(text: str, expected: dict[str, int]) -> tuple[bool, bool, str]:
 
 
 async def run(model: str | None, variants: list[str], show: bool, out: str | None) -> Summary:
-    from tinyplan.backends._llama_cpp import LlamaCppBackend
+    from tinyplan.backends import make_backend
 
-    backend = LlamaCppBackend(model, n_threads=2, n_ctx=4096)
+    backend = make_backend(model, n_threads=2, n_ctx=4096)
     planner = Planner(backend, TOOLS, grammar=None)
     grammars: dict[str, str | None] = {
         "none": None,

@@ -61,13 +61,12 @@ PHASES = ("ttft", "first_tool", "e2e")
 
 # ------------------------------------------------------------------------------------------------ child process side
 def _backend(kind: str, spec: bool, cache: str | None, server_url: str | None, model: str | None) -> Any:
-    from tinyplan.backends import LlamaServerBackend
-    from tinyplan.backends._default_run import default_run_backend
+    from tinyplan.backends import make_backend
 
     if kind == "llama-server":
         assert server_url is not None
-        return LlamaServerBackend(server_url)
-    return default_run_backend(model, prompt_cache=cache if cache else False, speculative=spec)
+        return make_backend(server=server_url)
+    return make_backend(model, profile="run", prompt_cache=cache if cache else False, speculative=spec)
 
 
 def _critical_path(results: Sequence[Any]) -> float:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from tinyplan import PlanParser, parse_plan
-from tinyplan._backend import _token_pieces
+from tinyplan.backends._scripted import token_pieces as _token_pieces
 
 TOOLS = ["get_phone_number", "send_sms", "search", "summarize", "create_event"]
 

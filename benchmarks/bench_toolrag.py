@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from tinyplan import PromptRenderer, Tool, Toolset
-from tinyplan.eval._datasets import EvalCase, load_dataset, render_plan
+from tinyplan.eval.datasets import EvalCase, load_dataset, render_plan
 from tinyplan.rag import (
     ClassifierRetriever,
     EmbeddingRetriever,

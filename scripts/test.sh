@@ -18,6 +18,12 @@ if ! command -v espeak-ng >/dev/null 2>&1; then
 fi
 echo "== ruff"; "$PYTHON" -m ruff check . && "$PYTHON" -m ruff format --check .
 echo "== mypy"; "$PYTHON" -m mypy
+# the docs site with its API reference from the docstrings (mkdocs.yml): a broken link, cross-reference or docstring
+# section, or a public module without a reference page, fails it
+echo "== docs"
+site_dir=$(mktemp -d)
+trap 'rm -rf "$site_dir"' EXIT
+NO_MKDOCS_2_WARNING=1 "$PYTHON" -m mkdocs build --strict --site-dir "$site_dir"  # not --quiet: it hides the warnings
 echo "== pytest"
 marker=()
 if [ "${TINYPLAN_QUICK:-0}" = "1" ]; then marker=(-m "not slow"); fi

@@ -7,13 +7,14 @@ import importlib
 import inspect
 import pkgutil
 import re
+from pathlib import Path
 
 import pytest
 
 import tinyplan
 from tinyplan import _errors
 
-OPTIONAL = ("tinyplan.mcp", "tinyplan.voice", "tinyplan.rag")  # extras: skipped when not installed
+OPTIONAL = ("tinyplan.mcp", "tinyplan.voice", "tinyplan.rag", "tinyplan.finetune")  # extras: skipped when not installed
 
 
 def package_classes() -> dict[str, type[BaseException]]:
@@ -84,3 +85,9 @@ def test_every_warning_class_is_named() -> None:
 @pytest.mark.parametrize("name", ["ToolArgumentError", "GrammarError", "RequestError"])
 def test_misuse_errors_are_also_value_errors(name: str) -> None:
     assert issubclass(package_classes()[name], ValueError)
+
+
+def test_the_concepts_page_shows_the_same_tree() -> None:
+    drawing = (_errors.__doc__ or "").split("```\n", 2)[1].split("```", 1)[0]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "concepts.md").read_text(encoding="utf-8")
+    assert "```text\n" + drawing + "```" in page

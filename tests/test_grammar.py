@@ -29,10 +29,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinyplan._errors import PlanParseError, TinyplanError, ToolsetError
-from tinyplan._grammar import CHECKED_ACTIONS, GrammarError, joiner_grammar, plan_grammar
-from tinyplan._joiner import parse_join
-from tinyplan._parser import Interpolated, Ref, Task, parse_plan
+from tinyplan._grammar import CHECKED_ACTIONS, GrammarError, plan_grammar
+from tinyplan._joiner import joiner_grammar, parse_join
+from tinyplan._parser import parse_plan
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, tool
+from tinyplan._types import Interpolated, Ref, Task
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is the GBNF engine these tests use")
 

@@ -33,7 +33,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinyplan._grammar import joiner_grammar, plan_grammar
+from tinyplan._grammar import plan_grammar
+from tinyplan._joiner import joiner_grammar
 from tinyplan._model import tiny_model_path
 from tinyplan._parser import parse_plan
 from tinyplan._tools import Tool, Toolset, tool

@@ -1,17 +1,21 @@
 """The wheel as a user installs it: ``pip install tinyplan`` without extras imports and plans; an extra's package
-without the extra fails with the install command; the ``mac`` extra alone brings the Mac toolset.
+without the extra fails with the install command; each of the ``mac``, ``llama`` and ``rag`` extras alone brings its
+own modules.
 
 Builds the wheel and a fresh virtual environment (core dependencies from the package index), so it is slow.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tinyplan import tiny_model_path
 
 pytestmark = pytest.mark.slow
 
@@ -88,3 +92,73 @@ def test_the_mac_extra_alone_brings_the_mac_toolset(venv: tuple[Path, Path], tmp
     )
     out = run(python, "-c", code, cwd=tmp_path)
     assert out.split()[0] == "16"
+
+
+def _with_wheelhouse() -> dict[str, str]:
+    """The environment with scripts/install-llama.sh's wheelhouse added to pip's find-links (as setup.sh does)."""
+    env = dict(os.environ)
+    wheelhouse = os.environ.get("TINYPLAN_WHEELHOUSE") or str(Path.home() / ".cache" / "tinyplan" / "wheels")
+    env["PIP_FIND_LINKS"] = " ".join(filter(None, [os.environ.get("PIP_FIND_LINKS"), wheelhouse]))
+    return env
+
+
+@pytest.fixture
+def fresh_venv(venv: tuple[Path, Path], tmp_path: Path) -> Path:
+    """Another fresh virtual environment with nothing installed: each extra is tried alone."""
+    run(sys.executable, "-m", "venv", tmp_path / "venv", cwd=tmp_path)
+    return tmp_path / "venv" / "bin" / "python"
+
+
+def test_the_llama_extra_alone_runs_the_in_process_backend(
+    venv: tuple[Path, Path], fresh_venv: Path, tmp_path: Path
+) -> None:
+    _, wheel = venv
+    done = subprocess.run(
+        [str(fresh_venv), "-m", "pip", "install", "-q", f"tinyplan[llama] @ {wheel.as_uri()}"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=_with_wheelhouse(),
+    )
+    assert done.returncode == 0, done.stderr
+    code = textwrap.dedent(
+        f"""
+        import anyio
+        from tinyplan import CompletionRequest, complete
+        from tinyplan.backends import LlamaCppBackend
+
+        async def main():
+            backend = LlamaCppBackend({str(tiny_model_path())!r}, n_ctx=512, prompt_cache=False)
+            try:
+                done = await complete(backend, CompletionRequest(prompt="1, 2, 3,", max_tokens=4))
+            finally:
+                await backend.aclose()
+            print("completion tokens", done.usage.completion_tokens)
+
+        anyio.run(main)
+        try:
+            import tinyplan.toolsets.mac
+        except ImportError as exc:
+            print("mac ->", exc)
+        """
+    )
+    out = run(fresh_venv, "-c", code, cwd=tmp_path)
+    assert "completion tokens 4" in out
+    assert "mac -> tinyplan.toolsets.mac needs the mac extra" in out  # the llama extra brings only its own modules
+
+
+def test_the_rag_extra_alone_imports_toolrag(venv: tuple[Path, Path], fresh_venv: Path, tmp_path: Path) -> None:
+    _, wheel = venv
+    # torch first, pinned, as scripts/setup.sh does: this machine kind carries its CPU build in pip's find-links
+    run(fresh_venv, "-m", "pip", "install", "-q", "torch==2.13.0", cwd=tmp_path)
+    run(fresh_venv, "-m", "pip", "install", "-q", f"tinyplan[rag] @ {wheel.as_uri()}", cwd=tmp_path)
+    code = (
+        "import tinyplan.rag as rag; from tinyplan import ToolRetriever;"
+        "print(sorted(n for n in rag.__all__ if 'Retriever' in n or 'Classifier' in n));"
+        "import tinyplan.backends;"
+        "from tinyplan.backends import LlamaCppBackend\n"
+        "try:\n    import llama_cpp\nexcept ImportError:\n    print('no llama_cpp')"
+    )
+    out = run(fresh_venv, "-c", code, cwd=tmp_path)
+    assert "Retriever" in out
+    assert "no llama_cpp" in out  # the rag extra does not pull the llama one

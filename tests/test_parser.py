@@ -248,3 +248,21 @@ def test_an_unknown_escape_keeps_its_backslash_even_with_warnings_as_errors() ->
         warnings.simplefilter("error")
         (task, _) = parse_plan('1. open_and_get_file_path("C:\\data\\plans.pdf")\n2. join()')
     assert task.args == ("C:\\data\\plans.pdf",)
+
+
+def test_an_unknown_tool_is_a_typed_parse_error_naming_the_tool() -> None:
+    from tinyplan import PlanParseError, UnknownToolError
+
+    for chunks in (
+        ["1. get_phone_number('Sid')\n2. send_mail(['$1'])\n"],
+        ["1. get_phone_number('Sid')\n2. se", "nd_mail(['$1'])\n"],
+    ):
+        parser = PlanParser({"get_phone_number", "send_sms"})
+        with pytest.raises(UnknownToolError) as info:
+            for chunk in chunks:
+                parser.feed(chunk)
+            parser.close()
+        assert isinstance(info.value, PlanParseError)
+        assert (info.value.tool, info.value.line_no) == ("send_mail", 2)
+        assert "unknown tool 'send_mail'" in str(info.value)
+        assert [t.name for t in parser.tasks] == ["get_phone_number"]  # what came before it is kept

@@ -21,7 +21,7 @@ from tinyplan import (
     tool,
 )
 from tinyplan._checks import PlanChecker, Problem
-from tinyplan._parser import Task
+from tinyplan._types import Task
 
 pytestmark = pytest.mark.anyio
 

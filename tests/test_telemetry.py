@@ -104,7 +104,7 @@ class CachingBackend(ScriptedBackend):
         n = 0
         async for chunk in super().stream(request):
             n += 1
-            usage = chunk.usage or Usage(prompt_tokens=self.count_tokens(request.text), completion_tokens=n)
+            usage = chunk.usage or Usage(prompt_tokens=await self.count_tokens(request.text), completion_tokens=n)
             yield Chunk(
                 chunk.text, Usage(usage.prompt_tokens, usage.completion_tokens, cached_tokens=40), chunk.finish_reason
             )

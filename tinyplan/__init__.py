@@ -6,8 +6,6 @@ from tinyplan._backend import (
     Completion,
     CompletionRequest,
     Message,
-    ScriptedBackend,
-    ScriptedFailure,
     Usage,
     complete,
 )
@@ -26,6 +24,8 @@ from tinyplan._errors import (
     TinyplanError,
     ToolDefinitionError,
     ToolsetError,
+    UnknownToolError,
+    UsageError,
 )
 from tinyplan._events import (
     Event,
@@ -39,29 +39,45 @@ from tinyplan._events import (
     TaskStarted,
     Token,
 )
-from tinyplan._executor import TaskFetchingUnit, TaskResult, TaskState, build_graph, observation_text
-from tinyplan._grammar import GrammarError, joiner_grammar, plan_grammar
-from tinyplan._joiner import JoinDecision, parse_join
+from tinyplan._fetcher import ApproveFn, TaskFetchingUnit, build_graph
+from tinyplan._grammar import GrammarError, GrammarLevel, plan_grammar
+from tinyplan._joiner import joiner_grammar, parse_join
 from tinyplan._model import default_model_path, resolve_model, tiny_model_path
-from tinyplan._parser import END_OF_PLAN, Interpolated, PlanParser, Ref, Task, parse_plan
-from tinyplan._planner import Plan, Planner, PlanResult, Timings
-from tinyplan._prompt import PromptParts, PromptRenderer, count_tokens
+from tinyplan._parser import PlanParser, parse_plan
+from tinyplan._planner import Planner
+from tinyplan._prompt import ExampleSource, PromptParts, PromptRenderer, RoundView, count_tokens
 from tinyplan._relevance import RelevanceVerdict, check_relevance
+from tinyplan._retriever import Selection, ToolRetriever
 from tinyplan._semantic import Semantic
-from tinyplan._tools import Tool, ToolArgumentError, Toolset, get_tool, tool
-from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, LlamaServerProcess, OpenAICompatibleBackend
+from tinyplan._syntax import END_OF_PLAN
+from tinyplan._telemetry import ModelCall
+from tinyplan._tools import Parameter, Tool, ToolArgumentError, Toolset, get_tool, tool
+from tinyplan._types import (
+    Interpolated,
+    JoinDecision,
+    Plan,
+    PlanResult,
+    Ref,
+    Task,
+    TaskResult,
+    TaskState,
+    Timings,
+    observation_text,
+)
+from tinyplan.backends import (
+    LlamaCppBackend,
+    LlamaServerBackend,
+    LlamaServerProcess,
+    OpenAICompatibleBackend,
+    ScriptedBackend,
+    ScriptedFailure,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "tiny_model_path",
-    "resolve_model",
-    "default_model_path",
-    "OpenAICompatibleBackend",
-    "LlamaServerProcess",
-    "LlamaServerBackend",
-    "LlamaCppBackend",
     "END_OF_PLAN",
+    "ApproveFn",
     "Backend",
     "BackendError",
     "BackendStreamError",
@@ -70,37 +86,46 @@ __all__ = [
     "Chunk",
     "Completion",
     "CompletionRequest",
+    "Cue",
     "Event",
-    "GrammarError",
+    "ExampleSource",
     "FinalAnswer",
+    "GrammarError",
+    "GrammarLevel",
     "Interpolated",
     "JoinDecided",
     "JoinDecision",
     "JoinerError",
+    "LlamaCppBackend",
+    "LlamaServerBackend",
+    "LlamaServerProcess",
     "Message",
+    "ModelCall",
     "ModelError",
-    "PlanError",
+    "OpenAICompatibleBackend",
+    "Parameter",
     "Plan",
+    "PlanChecker",
+    "PlanError",
     "PlanParseError",
     "PlanParseFailed",
-    "PlanRepaired",
-    "PlanChecker",
-    "Problem",
-    "Cue",
-    "Semantic",
     "PlanParser",
+    "PlanRepaired",
     "PlanResult",
     "PlanValidationError",
     "Planner",
-    "check_relevance",
+    "Problem",
     "PromptParts",
     "PromptRenderer",
     "Ref",
     "RelevanceVerdict",
     "Replanning",
     "RequestError",
+    "RoundView",
     "ScriptedBackend",
     "ScriptedFailure",
+    "Selection",
+    "Semantic",
     "Task",
     "TaskFetchingUnit",
     "TaskFinished",
@@ -108,23 +133,30 @@ __all__ = [
     "TaskResult",
     "TaskStarted",
     "TaskState",
+    "Timings",
     "TinyplanError",
     "Token",
-    "Timings",
     "Tool",
     "ToolArgumentError",
     "ToolDefinitionError",
+    "ToolRetriever",
     "Toolset",
     "ToolsetError",
+    "UnknownToolError",
     "Usage",
+    "UsageError",
     "build_graph",
+    "check_relevance",
     "complete",
     "count_tokens",
+    "default_model_path",
     "get_tool",
     "joiner_grammar",
     "observation_text",
     "parse_join",
     "parse_plan",
     "plan_grammar",
+    "resolve_model",
+    "tiny_model_path",
     "tool",
 ]

@@ -1,4 +1,4 @@
-"""The language-model backend protocol, and `ScriptedBackend`, the fake one shipped for tests and examples.
+"""The language-model backend protocol and the request/response data every backend speaks.
 
 Shaped like httpx's transport: one narrow async method, ``stream(request)``, that adapters implement (llama.cpp
 in-process, llama.cpp server, OpenAI-compatible HTTP). Everything above it (prompts, parsing, execution, joining) is
@@ -8,14 +8,9 @@ backend-agnostic.
 from __future__ import annotations
 
 import contextlib
-import re
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
-
-import anyio
-
-from tinyplan._errors import BackendError, BackendStreamError
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Self
 
 __all__ = [
     "Backend",
@@ -23,8 +18,6 @@ __all__ = [
     "Completion",
     "CompletionRequest",
     "Message",
-    "ScriptedBackend",
-    "ScriptedFailure",
     "Usage",
     "complete",
     "truncate_at_stop",
@@ -111,15 +104,26 @@ class Chunk:
     finish_reason: str | None = None
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """What tinyplan needs from a language model.
+class Backend:
+    """Base class of the language-model backends, shaped like httpx's ``AsyncBaseTransport``.
+
+    A backend implements one method, `stream`; the rest have defaults a backend overrides when it can do more.
+    tinyplan ships `tinyplan.backends.LlamaCppBackend`, `LlamaServerBackend`, `OpenAICompatibleBackend` and the fake
+    `ScriptedBackend`; subclass it for another model server. Every backend is an async context manager that closes
+    itself (``async with LlamaCppBackend() as backend: ...``).
 
     Attributes:
-        supports_grammar: Whether ``CompletionRequest.grammar`` is honoured.
+        supports_grammar: Whether ``CompletionRequest.grammar`` is honoured (default False).
+        context_length: The model's context size in tokens, when known (default None; a read-only property); the
+            planner refuses a request that does not fit before sending it.
     """
 
-    supports_grammar: bool
+    supports_grammar: bool = False
+
+    @property
+    def context_length(self) -> int | None:
+        """The model's context size in tokens, when known (default None)."""
+        return None
 
     def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         """Generate text for ``request``, chunk by chunk.
@@ -127,12 +131,23 @@ class Backend(Protocol):
         Raises:
             BackendError: Any failure, as one of its subclasses (`BackendUnavailableError`, `BackendTimeoutError`,
                 `BackendStreamError`). Never a transport library's own exception.
+            NotImplementedError: The subclass does not implement it.
         """
-        ...
+        raise NotImplementedError(f"{type(self).__name__} must implement stream()")
+
+    async def count_tokens(self, text: str) -> int | None:
+        """``text``'s length in the model's own tokens, or None when the backend has no tokenizer (the default)."""
+        return None
 
     async def aclose(self) -> None:
-        """Release connections, processes or models."""
-        ...
+        """Release connections, processes or models (the default has nothing to release)."""
+        return None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,116 +184,12 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return text[:cut], cut < len(text)
 
 
-# ----------------------------------------------------------------------------------------------- scripted backend
-@dataclass(frozen=True)
-class ScriptedFailure:
-    """A scripted response that streams ``text`` and then raises ``error`` (a backend dying mid-stream)."""
-
-    text: str
-    error: BaseException = field(default_factory=lambda: BackendStreamError("scripted failure: the stream was cut"))
-
-
-ScriptedResponse = str | ScriptedFailure | BaseException | Callable[[CompletionRequest], "str | ScriptedFailure"]
-
-_TOKEN_RE = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
-
-
-def _token_pieces(text: str) -> list[str]:
-    return _TOKEN_RE.findall(text)
-
-
-class ScriptedBackend:
-    """A backend that replays scripted responses, for tests and examples (like httpx's ``MockTransport``).
-
-    Each call to `stream` takes the next response: a string to stream, a `ScriptedFailure` (stream some text, then
-    raise), an exception (raise at once), or a function of the request returning either. Stop strings are honoured
-    as a real backend would: the text is cut before the first one.
-
-    Args:
-        responses: The responses, in order. When they run out, `stream` raises `BackendError`.
-        chunk_size: Stream in pieces of this many characters; None streams token-like pieces (words, punctuation).
-        delay: Seconds to sleep before each chunk (simulates generation speed).
-        supports_grammar: What to claim; the grammar is recorded in ``requests`` but not enforced.
-        context_length: The context size to claim, in the token-like pieces `count_tokens` counts (None: unknown,
-            as for a remote server that does not say).
-
-    Attributes:
-        requests: Every `CompletionRequest` received, in order.
-    """
-
-    def __init__(
-        self,
-        responses: Iterable[ScriptedResponse],
-        *,
-        chunk_size: int | None = None,
-        delay: float = 0.0,
-        supports_grammar: bool = True,
-        context_length: int | None = None,
-    ) -> None:
-        if chunk_size is not None and chunk_size < 1:
-            raise ValueError("chunk_size must be at least 1")
-        self._responses = list(responses)
-        self.chunk_size = chunk_size
-        self.delay = delay
-        self.supports_grammar = supports_grammar
-        self.context_length = context_length
-        self.requests: list[CompletionRequest] = []
-        self.closed = False
-
-    @property
-    def prompts(self) -> list[str]:
-        """The text of every request received."""
-        return [r.text for r in self.requests]
-
-    @property
-    def remaining(self) -> int:
-        """Responses not yet used."""
-        return len(self._responses)
-
-    def _pieces(self, text: str) -> list[str]:
-        if self.chunk_size is None:
-            return _token_pieces(text)
-        return [text[i : i + self.chunk_size] for i in range(0, len(text), self.chunk_size)]
-
-    def count_tokens(self, text: str) -> int:
-        """Token-like pieces (words, punctuation, whitespace runs) in ``text``: the unit of this backend's `Usage`."""
-        return len(_token_pieces(text))
-
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
-        """Stream the next scripted response (see the class docs)."""
-        self.requests.append(request)
-        if not self._responses:
-            raise BackendError(f"ScriptedBackend has no response left for request #{len(self.requests)}")
-        response = self._responses.pop(0)
-        if callable(response) and not isinstance(response, BaseException):
-            response = response(request)
-        if isinstance(response, BaseException):
-            raise response
-        failure: BaseException | None = None
-        if isinstance(response, ScriptedFailure):
-            text, failure = response.text, response.error
-        else:
-            text = response
-        text, stopped = truncate_at_stop(text, request.stop)
-        pieces = self._pieces(text)
-        for piece in pieces:
-            if self.delay:
-                await anyio.sleep(self.delay)
-            yield Chunk(piece)
-        if failure is not None:
-            raise failure
-        usage = Usage(prompt_tokens=self.count_tokens(request.text), completion_tokens=len(pieces))
-        yield Chunk("", usage=usage, finish_reason="stop" if stopped or failure is None else "length")
-
-    async def aclose(self) -> None:
-        """Mark the backend closed (nothing to release)."""
-        self.closed = True
-
-
 @contextlib.asynccontextmanager
 async def closing_stream(stream: AsyncIterator[Chunk]) -> AsyncIterator[AsyncIterator[Chunk]]:
-    """Close a backend's stream when the reader stops early (async generators have ``aclose``; other iterators need
-    nothing)."""
+    """Close a backend's stream when the reader stops early.
+
+    Async generators have ``aclose``; other iterators need nothing.
+    """
     try:
         yield stream
     finally:

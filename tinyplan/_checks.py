@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tinyplan._errors import TinyplanError
-from tinyplan._parser import Interpolated, Ref, Task, plan_literal
+from tinyplan._parser import plan_literal
 from tinyplan._semantic import Semantic, element_semantic, output_fields, output_is_list, result_semantic
 from tinyplan._tools import Tool, Toolset
+from tinyplan._types import Interpolated, Ref, Task
 
 __all__ = ["Cue", "PlanChecker", "Problem", "ProblemKind"]
 
@@ -42,10 +43,10 @@ ProblemKind = Literal["source", "value", "given", "invented", "identifier", "fie
 
 @dataclass(frozen=True)
 class Cue:
-    """Words in a request that call for one of ``tools`` (a toolset's coverage rule).
+    r"""Words in a request that call for one of ``tools`` (a toolset's coverage rule).
 
     Attributes:
-        pattern: A regular expression searched in the request, case-insensitively (use ``\\b`` word bounds).
+        pattern: A regular expression searched in the request, case-insensitively (use ``\b`` word bounds).
         tools: Any of these tools satisfies the cue.
         what: What the request asks for, for the hint, e.g. ``"send a text message"``.
     """
@@ -104,8 +105,11 @@ def _refs(value: Any) -> list[Ref]:
 
 
 def _fixed(task: Task, params: Sequence[str], name: str, old: Any, new: Ref) -> str | None:
-    """``task``'s action text with ``old`` (the argument ``name``'s value, or one item of it) replaced by ``new``;
-    None when ``old`` is not found there as a whole value or item. ``params``: the tool's parameter names."""
+    """``task``'s action text with ``old`` replaced by ``new``, or None when ``old`` is not there.
+
+    ``old`` is the argument ``name``'s value, or one item of it, and must be found as a whole value or item.
+    ``params``: the tool's parameter names.
+    """
     args, kwargs = list(task.args), dict(task.kwargs)
 
     def swap(value: Any) -> Any:
@@ -238,59 +242,9 @@ class PlanChecker:
         wanted, many = element_semantic(annotation)
         where = f"{tool.name}.{name}"
         if wanted is not None:
-            for ref in _refs(value):
-                source = earlier.get(ref.task)
-                if source is None or ref.path:
-                    continue
-                got = self._results.get(source.name)
-                if got is not None and got.name != wanted.name:
-                    return Problem(
-                        "source",
-                        task.idx,
-                        f"{where} wants {_plural(wanted.name, many)}; ${ref.task} is {_a(got.name)} from "
-                        f"{source.text or source.name}",
-                        f"{where} needs {_a(wanted.name)}, but ${ref.task} is {_a(got.name)}. "
-                        + self._how_to_get(wanted, source, earlier),
-                    )
-            for lit in _literals(value):
-                if wanted.accepts(lit):
-                    if wanted.from_request and isinstance(lit, str) and not self._in_request(lit):
-                        return Problem(
-                            "invented",
-                            task.idx,
-                            f"{where}: {lit!r} is not in the request; {_a(wanted.name)} must come from the request "
-                            "or a tool, not be made up",
-                            f"{lit!r} is not in the request. Use only the {wanted.name}s the request gives; if it "
-                            "gives none, this step is not needed.",
-                            escalate_tools=frozenset() if tool.side_effects else self._lookups_of(wanted),
-                        )
-                    continue
-                other = self._kind_of(lit, exclude=wanted)
-                if other is not None and not tool.side_effects and self._produces_from(tool, other):
-                    return Problem(
-                        "given",
-                        task.idx,
-                        f"{where} wants {_a(wanted.name)}, but {lit!r} is already {_a(other.name)}: nothing to look up",
-                        f"{lit!r} is already {_a(other.name)}; do not look it up with {tool.name}, use it directly.",
-                        escalate_tools=frozenset({tool.name}),
-                    )
-                producers = self._producers.get(wanted.name, [])
-                done = self._earlier_producing(wanted, earlier, literal=lit)
-                if done is not None:
-                    source_hint = f"${done.idx} ({done.text or done.name}) is that {wanted.name}: write ${done.idx}."
-                elif producers:
-                    source_hint = f"Get it with {producers[0]}({lit!r}) first and refer to that task."
-                else:
-                    source_hint = f"Write {_a(wanted.name)}."
-                described = f"{lit!r} is {_a(other.name)}" if other is not None else f"{lit!r} is not one"
-                return Problem(
-                    "value",
-                    task.idx,
-                    f"{where} wants {_plural(wanted.name, many)}; {described}",
-                    f"{where} needs {_a(wanted.name)} and {described}. {source_hint}",
-                )
-        if wanted is not None:
-            return None
+            return self._check_source(task, where, wanted, many, value, earlier) or self._check_literals(
+                task, tool, where, wanted, many, value, earlier
+            )
         found = self._check_fields(task, where, name, value, earlier)
         if found is not None:
             return found
@@ -317,9 +271,81 @@ class PlanChecker:
             )
         return None
 
+    def _check_source(
+        self, task: Task, where: str, wanted: Semantic, many: bool, value: Any, earlier: Mapping[int, Task]
+    ) -> Problem | None:
+        """A reference in ``value`` to an earlier task whose result is of another semantic type than ``wanted``."""
+        for ref in _refs(value):
+            source = earlier.get(ref.task)
+            if source is None or ref.path:
+                continue
+            got = self._results.get(source.name)
+            if got is not None and got.name != wanted.name:
+                return Problem(
+                    "source",
+                    task.idx,
+                    f"{where} wants {_plural(wanted.name, many)}; ${ref.task} is {_a(got.name)} from "
+                    f"{source.text or source.name}",
+                    f"{where} needs {_a(wanted.name)}, but ${ref.task} is {_a(got.name)}. "
+                    + self._how_to_get(wanted, source, earlier),
+                )
+        return None
+
+    def _check_literals(
+        self,
+        task: Task,
+        tool: Tool,
+        where: str,
+        wanted: Semantic,
+        many: bool,
+        value: Any,
+        earlier: Mapping[int, Task],
+    ) -> Problem | None:
+        """A literal in ``value`` that is not a ``wanted`` value, or one made up instead of taken from the request."""
+        for lit in _literals(value):
+            if wanted.accepts(lit):
+                if wanted.from_request and isinstance(lit, str) and not self._in_request(lit):
+                    return Problem(
+                        "invented",
+                        task.idx,
+                        f"{where}: {lit!r} is not in the request; {_a(wanted.name)} must come from the request "
+                        "or a tool, not be made up",
+                        f"{lit!r} is not in the request. Use only the {wanted.name}s the request gives; if it "
+                        "gives none, this step is not needed.",
+                        escalate_tools=frozenset() if tool.side_effects else self._lookups_of(wanted),
+                    )
+                continue
+            other = self._kind_of(lit, exclude=wanted)
+            if other is not None and not tool.side_effects and self._produces_from(tool, other):
+                return Problem(
+                    "given",
+                    task.idx,
+                    f"{where} wants {_a(wanted.name)}, but {lit!r} is already {_a(other.name)}: nothing to look up",
+                    f"{lit!r} is already {_a(other.name)}; do not look it up with {tool.name}, use it directly.",
+                    escalate_tools=frozenset({tool.name}),
+                )
+            producers = self._producers.get(wanted.name, [])
+            done = self._earlier_producing(wanted, earlier, literal=lit)
+            if done is not None:
+                source_hint = f"${done.idx} ({done.text or done.name}) is that {wanted.name}: write ${done.idx}."
+            elif producers:
+                source_hint = f"Get it with {producers[0]}({lit!r}) first and refer to that task."
+            else:
+                source_hint = f"Write {_a(wanted.name)}."
+            described = f"{lit!r} is {_a(other.name)}" if other is not None else f"{lit!r} is not one"
+            return Problem(
+                "value",
+                task.idx,
+                f"{where} wants {_plural(wanted.name, many)}; {described}",
+                f"{where} needs {_a(wanted.name)} and {described}. {source_hint}",
+            )
+        return None
+
     def _owners_of(self, param: str) -> dict[str, str]:
-        """Tools whose result carries a field for ``param``: its own name, else a field holding all its words
-        (``quantity`` ← ``quantity_needed``). Maps tool name → field."""
+        """Tools whose result carries a field for ``param``, mapped to that field (tool name → field).
+
+        The field is ``param``'s own name, else a field holding all its words (``quantity`` ← ``quantity_needed``).
+        """
         exact = self._field_owner.get(param)
         if exact:
             return dict.fromkeys(exact, param)
@@ -335,8 +361,11 @@ class PlanChecker:
     def _check_fields(
         self, task: Task, where: str, name: str, value: Any, earlier: Mapping[int, Task]
     ) -> Problem | None:
-        """A reference that does not fit its source's result fields: an index into an object, an unknown field,
-        the whole object where the parameter matches one of its fields, or ``"$N[field]"`` written as text."""
+        """A reference that does not fit its source's result fields, if any.
+
+        That is an index into an object, an unknown field, the whole object where the parameter matches one of its
+        fields, or ``"$N[field]"`` written as text.
+        """
         texts: list[tuple[str, Any]] = [(v, v) for v in _literals(value) if isinstance(v, str)]
         items = value if isinstance(value, list | tuple) else [value]
         texts += [("".join(str(p) for p in v.parts), v) for v in items if isinstance(v, Interpolated)]
@@ -390,10 +419,12 @@ class PlanChecker:
         return [p.name for p in self.toolset[task.name].parameters]
 
     def _best_field(self, param: str, preferred: int, earlier: Mapping[int, Task]) -> tuple[int, str, bool] | None:
-        """The earlier task and field that ``param`` most likely wants: the same name, else a field holding all of
-        its words, else (from task ``preferred``) the field sharing most words; ties go to ``preferred``. The flag
-        says whether the choice is certain: the field has the parameter's name or all its words, or it is the only
-        field of ``preferred``'s result."""
+        """The earlier task and field that ``param`` most likely wants, and whether the choice is certain.
+
+        The field is the one with the same name, else a field holding all of its words, else (from task
+        ``preferred``) the field sharing most words; ties go to ``preferred``. The choice is certain when the field
+        has the parameter's name or all its words, or it is the only field of ``preferred``'s result.
+        """
         words = _words(param)
         scored: list[tuple[int, int, int, str]] = []  # (rank, prefer, -idx, field)
         for t in earlier.values():

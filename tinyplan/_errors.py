@@ -8,11 +8,14 @@ TinyplanError
 ├── GrammarError                  plan_grammar got a bad option (also a ValueError; _grammar)
 ├── PlanError                     a plan is wrong
 │   ├── PlanParseError            the plan text does not parse (line number and text attached)
-│   └── PlanValidationError       the task graph is invalid (cycle, dangling reference)
+│   │   └── UnknownToolError      it calls a tool the prompt did not list
+│   ├── PlanValidationError       the task graph is invalid (cycle, dangling reference)
+│   └── ResolveError              a $N path names a field the output lacks; becomes the task's error (_resolve)
 ├── BackendError                  a language-model backend failed
 │   ├── BackendUnavailableError   it cannot be reached or loaded (connection refused, missing extra)
 │   ├── BackendTimeoutError       it did not answer in time
 │   └── BackendStreamError        it failed mid-stream (cut stream, malformed event, HTTP error)
+├── UsageError                    tinyplan used wrongly: a bad option or combination (also a ValueError)
 ├── JoinerError                   the joiner's reply fits neither Finish nor Replan
 ├── RequestError                  the request cannot be planned: empty, or too long for the model's context (also a
 │                                 ValueError)
@@ -22,6 +25,10 @@ TinyplanError
 │   └── RetrieverModelError       a saved retriever file is damaged or does not fit
 ├── EvalDataError                 an evaluation dataset cannot be read (eval)
 ├── MCPToolError                  an imported MCP tool answered with isError (mcp)
+├── FinetuneError                 fine-tuning cannot start or finish (finetune)
+│   ├── TrainingDataError         a training data file does not parse: file and line (also a ValueError)
+│   ├── BaseModelError            the base model is missing, unreadable or not a causal LM
+│   └── AdapterExportError        the LoRA adapter cannot be converted to GGUF
 ├── VoiceError                    speech input failed (voice)
 │   ├── AudioError                the audio cannot be read
 │   ├── TranscriberUnavailableError   the transcriber or its model is missing
@@ -63,6 +70,8 @@ __all__ = [
     "TinyplanError",
     "ToolDefinitionError",
     "ToolsetError",
+    "UnknownToolError",
+    "UsageError",
 ]
 
 
@@ -100,6 +109,18 @@ class PlanParseError(PlanError):
         super().__init__(f"{where}{reason}{shown}")
 
 
+class UnknownToolError(PlanParseError):
+    """The plan calls a tool that the prompt did not list (with ToolRAG: one the retriever left out).
+
+    Attributes:
+        tool: The unknown tool's name as the model wrote it.
+    """
+
+    def __init__(self, tool: str, *, line_no: int = 0, line: str = "") -> None:
+        self.tool = tool
+        super().__init__(f"unknown tool {tool!r}: the plan may only call the listed tools", line_no=line_no, line=line)
+
+
 class PlanValidationError(PlanError):
     """The task graph is invalid: a dependency cycle, a reference to a task that does not exist, a duplicate index."""
 
@@ -132,9 +153,20 @@ class JoinerError(TinyplanError):
         super().__init__(message)
 
 
+class UsageError(TinyplanError, ValueError):
+    """tinyplan was used wrongly: an option out of range, or a combination the given parts cannot do.
+
+    Raised at construction time (e.g. ``Planner(grammar="typed")`` with a backend that takes no grammar), never
+    because of what a model wrote. Also a `ValueError`, so ``except ValueError`` keeps working.
+    """
+
+
 class RequestError(TinyplanError, ValueError):
-    """The request cannot be planned: it is empty (or only whitespace), or with the planner's prompt and the plan's
-    token budget it does not fit the model's context. Raised before anything is sent to the model."""
+    """The request cannot be planned; raised before anything is sent to the model.
+
+    It is empty (or only whitespace), or with the planner's prompt and the plan's token budget it does not fit the
+    model's context.
+    """
 
 
 class ModelError(TinyplanError):

@@ -13,10 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from tinyplan._checks import Problem
-    from tinyplan._executor import TaskResult
-    from tinyplan._joiner import JoinDecision
-    from tinyplan._parser import Task
-    from tinyplan._planner import PlanResult
+    from tinyplan._types import JoinDecision, PlanResult, Task, TaskResult
 
 __all__ = [
     "Event",
@@ -80,7 +77,8 @@ class PlanRepaired:
     When ``problem.fix`` is set the correction was certain (the field the parameter names, of a task the plan
     already has): the line was replaced by it and the model's stream went on. Otherwise the plan was cut back to the
     start of ``line`` and the model continues after the ``Thought:`` line ``problem.hint`` (see
-    `tinyplan.PlanChecker`)."""
+    `tinyplan.PlanChecker`).
+    """
 
     problem: Problem
     line: str
@@ -111,6 +109,7 @@ class FinalAnswer:
     round: int = 0
 
 
+#: Any event `Planner.stream` yields; dispatch on the class (``match event: case TaskFinished(): ...``).
 Event = (
     Token
     | TaskParsed

@@ -31,6 +31,7 @@ its output for undefined rules and case twins before returning it.
 
 from __future__ import annotations
 
+import functools
 import json
 import keyword
 import re
@@ -38,9 +39,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from tinyplan._errors import TinyplanError
+from tinyplan._schema import schema_type_name
 from tinyplan._tools import Tool, Toolset, as_toolset
 
-__all__ = ["GrammarError", "GrammarLevel", "joiner_grammar", "plan_grammar"]
+__all__ = ["GrammarError", "GrammarLevel", "plan_grammar"]
 
 GrammarLevel = Literal["syntax", "typed"]
 
@@ -213,40 +215,6 @@ def plan_grammar(
     return text
 
 
-#: The longest joiner ``Thought:`` text `joiner_grammar` allows (characters).
-JOINER_THOUGHT_CHARS = 400
-
-
-def joiner_grammar(*, can_replan: bool = True, thought_prompted: bool = True) -> str:
-    """The GBNF grammar of a joiner reply: one ``Thought:`` line, then one action line, and nothing after it.
-
-    The action is ``Action: Finish(answer)`` or, when ``can_replan``, ``Action: Replan(reason)`` (LLMCompiler's
-    joiner, Kim et al. 2023). The answer or reason is one line; it may hold parentheses nested one deep, such as
-    ``Finish(Room 103 (the first free one) is booked.)``, and ends at the parenthesis that closes the action, where
-    generation stops. A small model otherwise tends to run on after the action: it copies the prompt's rules into
-    the answer, or writes a second action. Without ``can_replan`` only ``Finish`` is allowed.
-
-    Args:
-        can_replan: Allow ``Replan(...)``.
-        thought_prompted: The prompt already ends with ``Thought:`` (plain completion); otherwise the reply starts
-            with it (chat).
-
-    Returns:
-        GBNF text with the start rule ``root``; every reply it allows is read by `tinyplan.parse_join`. Its rule
-        names (``root``, ``thought``, ``text``) load in llama.cpp, xgrammar and llguidance alike.
-    """
-    start = "" if thought_prompted else '"Thought:" '
-    actions = '"Finish("' + (' | "Replan("' if can_replan else "")
-    return "\n".join(
-        [
-            f'root ::= {start}thought "\\n" "Action: " ( {actions} ) text ")"',
-            f"thought ::= [^\\n]{{1,{JOINER_THOUGHT_CHARS}}}",
-            'text ::= ( [^()\\n] | "(" [^()\\n]* ")" )+',
-            "",
-        ]
-    )
-
-
 def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -274,8 +242,7 @@ def _lit(text: str) -> str:
 
 
 def _rule_name(hint: str) -> str:
-    """A rule name from any text: lower-case ASCII letters and digits in words joined by single hyphens, starting
-    with a letter.
+    """A rule name from any text: lower-case ASCII letters and digits, words joined by hyphens, a letter first.
 
     Generated names are kept in that form so that they are valid in every grammar reader a plan grammar meets:
     llama.cpp's GBNF (``[a-zA-Z0-9-]+``) and llguidance's GBNF-to-Lark converter, which turns ``-`` into ``_``, splits
@@ -312,8 +279,11 @@ _ID_CHAR = _ID_START | set("0123456789")
 
 
 def _py_name_node(prefix: str) -> str:
-    """The rule name of the keyword-trie node after ``prefix``: lower case only, so that ``False``'s ``F`` and
-    ``for``'s ``f`` get names that differ in more than letter case (llguidance's reader folds case)."""
+    """The rule name of the keyword-trie node after ``prefix``, in lower case only.
+
+    ``False``'s ``F`` and ``for``'s ``f`` thus get names that differ in more than letter case (llguidance's reader
+    folds case).
+    """
     if not prefix:
         return "py-name"
     if prefix[0].isupper():  # False, None, True: only the first letter is upper case
@@ -411,47 +381,34 @@ class _Builder:
         Returns a rule name, or "" when the only argument list is the empty one.
         """
         n = len(names)
-        memo: dict[tuple[str, int, bool], str | None] = {}
         comma = '"," sp '
 
+        @functools.cache
         def kw(i: int, first: bool) -> str | None:
-            key = ("k", i, first)
-            if key in memo:
-                return memo[key]
             if i == n:
-                result: str | None = '""'
-            else:
-                alts: list[str] = []
-                lead = "" if first else comma
-                rest = kw(i + 1, False)
-                if _keywordable(names[i]) and rest is not None:
-                    alts.append(f"{lead}{_lit(names[i])} kweq {values[i]} {rest}")
-                if not required[i]:
-                    skip = kw(i + 1, first)
-                    if skip is not None:
-                        alts.append(skip)
-                result = self._alts(f"{prefix}-k{i}{'' if first else 'c'}", alts)
-            memo[key] = result
-            return result
+                return '""'
+            alts: list[str] = []
+            rest = kw(i + 1, False)
+            if _keywordable(names[i]) and rest is not None:
+                alts.append(f"{'' if first else comma}{_lit(names[i])} kweq {values[i]} {rest}")
+            if not required[i]:
+                skip = kw(i + 1, first)
+                if skip is not None:
+                    alts.append(skip)
+            return self._alts(f"{prefix}-k{i}{'' if first else 'c'}", alts)
 
+        @functools.cache
         def pos(i: int, first: bool) -> str | None:
-            key = ("p", i, first)
-            if key in memo:
-                return memo[key]
             if i == n:
-                result: str | None = '""'
-            else:
-                lead = "" if first else comma
-                alts: list[str] = []
-                rest = pos(i + 1, False)
-                if rest is not None:
-                    alts.append(f"{lead}{values[i]} {rest}")
-                switch = kw(i, first)
-                if switch is not None:
-                    alts.append(switch)
-                result = self._alts(f"{prefix}-p{i}{'' if first else 'c'}", alts)
-            memo[key] = result
-            return result
+                return '""'
+            alts: list[str] = []
+            rest = pos(i + 1, False)
+            if rest is not None:
+                alts.append(f"{'' if first else comma}{values[i]} {rest}")
+            switch = kw(i, first)
+            if switch is not None:
+                alts.append(switch)
+            return self._alts(f"{prefix}-p{i}{'' if first else 'c'}", alts)
 
         top = pos(0, True)
         if top is None:  # pragma: no cover - positional arguments always give one way
@@ -505,21 +462,12 @@ class _Builder:
         return ["value"] if "value" in out or not out else out
 
     def _type_shapes(self, kind: Any, schema: Mapping[str, Any], hint: str, depth: int) -> list[str]:
-        if kind in ("string", "str"):
-            return ["string"]
-        if kind in ("integer", "int"):
-            return ["integer"]
-        if kind in ("number", "float"):
-            return ["number"]
-        if kind in ("boolean", "bool"):
-            return ["boolean"]
-        if kind == "null":
-            return ["null"]
-        if kind in ("array", "list", "tuple"):
+        name = schema_type_name(kind)
+        if name == "array":
             return [self._array(schema, hint, depth)]
-        if kind in ("object", "dict"):
+        if name == "object":
             return [self._object(schema, hint, depth)]
-        return ["value"]
+        return [name or "value"]  # the scalar shapes' rules are named like their JSON Schema types
 
     def _item(self, schema: Any, hint: str, depth: int) -> str:
         shapes = self._shapes(schema, hint, depth + 1)
@@ -542,8 +490,11 @@ class _Builder:
         return self.add(f"list-of-{item}", f'"[" ( {item} ( "," sp {item} )* )? "]"')
 
     def _object(self, schema: Mapping[str, Any], hint: str, depth: int) -> str:
-        """A dict literal. Declared properties come in declared order, required ones present, each optional one
-        skippable; other keys only when ``additionalProperties`` explicitly allows them (then in any order)."""
+        """A dict literal.
+
+        Declared properties come in declared order, required ones present, each optional one skippable; other keys
+        only when ``additionalProperties`` explicitly allows them (then in any order).
+        """
         props = schema.get("properties")
         extra = schema.get("additionalProperties")
         if not (isinstance(props, Mapping) and props):
@@ -619,8 +570,9 @@ def _names(body: str) -> set[str]:
 
 
 def _check_rule_names(text: str) -> None:
-    """Check that every rule of the grammar ``text`` that is used is defined, and that no two rule names differ only
-    in letter case (llguidance's reader folds case; llama.cpp refuses an undefined rule only when sampling starts).
+    """Check that every rule the grammar ``text`` uses is defined, and that no two names differ only in case.
+
+    llguidance's reader folds case; llama.cpp refuses an undefined rule only when sampling starts.
 
     Raises:
         GrammarError: An internal error: the grammar would not load.

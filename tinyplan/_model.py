@@ -29,12 +29,12 @@ from pathlib import Path
 from tinyplan._errors import ModelError
 
 __all__ = [
+    "CACHE_ENV",
     "DEFAULT_MODEL",
     "MODEL_ENV",
-    "CACHE_ENV",
+    "TINY_MODEL_FILE",
     "PartedModel",
     "PartsLocator",
-    "TINY_MODEL_FILE",
     "assemble_model",
     "cached_model_path",
     "default_model_path",

@@ -35,17 +35,16 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from tinyplan._errors import PlanParseError
+from tinyplan._errors import PlanParseError, UnknownToolError
+from tinyplan._syntax import ACTION_HEAD, END_OF_PLAN, JOIN
+from tinyplan._types import Interpolated, Ref, Task
 
 __all__ = ["END_OF_PLAN", "Interpolated", "PlanParser", "Ref", "Task", "parse_plan", "references_in"]
 
-END_OF_PLAN = "<END_OF_PLAN>"
-JOIN = "join"
 
-_ACTION_HEAD = re.compile(r"[ \t]*([0-9]+)[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(")
 _THOUGHT = re.compile(r"[ \t]*Thought[ \t]*:(.*)$", re.DOTALL)
 _FENCE = re.compile(r"[ \t]*```[A-Za-z0-9_-]*[ \t]*$")
 _PATH = r"(?:\.[A-Za-z_][A-Za-z0-9_]*|\[-?[0-9]+\]|\[\"[^\"\]]*\"\]|\['[^'\]]*'\])*"
@@ -59,6 +58,7 @@ _DOLLAR_REF = re.compile(r"\$(?:\{([0-9]+)\}|([0-9]+))")
 _REF_PREFIX = re.compile(r"\$(?:\{[0-9]*)?")  # what may still grow into ${N} at the end of the buffer
 _PLACEHOLDER_RE = re.compile(r"^__tinyplan_ref_([0-9]+)__$")
 _CLOSER = {"(": ")", "[": "]", "{": "}"}
+_UNKNOWN = "unknown tool"  # _head_problem's marker for an unknown tool name (raised as UnknownToolError)
 _SPECIAL = frozenset("\"'$()[]{}#\n")
 _PLAIN_RUN = re.compile(r"[^\"'$()\[\]{}#\n]+")
 # runs of characters that cannot end (or escape inside) a string: keyed by (quote, triple)
@@ -68,57 +68,6 @@ _STRING_RUN = {
     ('"', True): re.compile(r'[^"\\]+'),
     ("'", True): re.compile(r"[^'\\]+"),
 }
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A reference to task ``task``'s output, optionally into it by ``path`` (keys, attributes and indices)."""
-
-    task: int
-    path: tuple[str | int, ...] = ()
-
-    def __str__(self) -> str:
-        return "$" + str(self.task) + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in self.path)
-
-
-@dataclass(frozen=True)
-class Interpolated:
-    """A string with references inside: ``parts`` alternate literal text and `Ref` s; resolved to text."""
-
-    parts: tuple[str | Ref, ...]
-
-
-@dataclass(frozen=True)
-class Task:
-    """One parsed action of a plan.
-
-    Attributes:
-        idx: The task number ``N`` as written.
-        name: The tool name (``"join"`` for the final join).
-        args: Positional arguments; may contain `Ref` and `Interpolated` values, nested in lists and dicts.
-        kwargs: Keyword arguments, likewise.
-        dependencies: Task numbers this task needs, ascending (for join: every earlier task).
-        thought: The ``Thought:`` text written before the action, if any.
-        line_no: 1-based line where the action starts in the plan text.
-        text: The action as written, e.g. ``send_sms(["$1"], "hi")``.
-    """
-
-    idx: int
-    name: str
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    dependencies: tuple[int, ...] = ()
-    thought: str | None = None
-    line_no: int = 0
-    text: str = ""
-
-    @property
-    def is_join(self) -> bool:
-        """Whether this is the plan's final ``join()``."""
-        return self.name == JOIN
-
-    def __str__(self) -> str:
-        return f"{self.idx}. {self.text or self.name + '()'}"
 
 
 def references_in(value: Any) -> set[int]:
@@ -300,7 +249,7 @@ class PlanParser:
         nl = self._buf.find("\n")
         line = self._buf if nl < 0 else self._buf[:nl]
         complete = nl >= 0 or final
-        head = _ACTION_HEAD.match(line)
+        head = ACTION_HEAD.match(line)
         if head:
             problem = self._head_problem(head)
             if problem is None:
@@ -308,6 +257,8 @@ class PlanParser:
                 return True
             if not complete:
                 return False  # report the whole line, whatever the chunking
+            if problem == _UNKNOWN:
+                raise UnknownToolError(head.group(2), line_no=self._line_no, line=line)
             raise self._fail(problem, line)
         if not complete:
             return False  # wait for the end of the line (errors never depend on chunking)
@@ -349,7 +300,7 @@ class PlanParser:
         if idx < 1:
             return "task indices start at 1"
         if name != JOIN and self._tools is not None and name not in self._tools:
-            return f"unknown tool {name!r}: the plan may only call the listed tools"
+            return _UNKNOWN
         return None
 
     def _start_call(self, head: re.Match[str]) -> None:
@@ -447,7 +398,7 @@ class PlanParser:
                 if nl < 0 and not final:
                     break
                 nxt = rest if nl < 0 else rest[:nl]
-                if _ACTION_HEAD.match(nxt) or _THOUGHT.match(nxt) or nxt.strip() == END_OF_PLAN:
+                if ACTION_HEAD.match(nxt) or _THOUGHT.match(nxt) or nxt.strip() == END_OF_PLAN:
                     raise PlanParseError(
                         "the line does not close (missing ')')", line_no=p.line_no, line=p.head + buf[:i]
                     )

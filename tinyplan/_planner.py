@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import math
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
@@ -24,7 +23,15 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from tinyplan._backend import Backend, CompletionRequest, Usage, closing_stream
 from tinyplan._checks import PlanChecker, Problem
-from tinyplan._errors import BackendError, JoinerError, PlanParseError, RequestError, TinyplanError
+from tinyplan._errors import (
+    BackendError,
+    JoinerError,
+    PlanParseError,
+    RequestError,
+    TinyplanError,
+    UnknownToolError,
+    UsageError,
+)
 from tinyplan._events import (
     Event,
     FinalAnswer,
@@ -37,188 +44,31 @@ from tinyplan._events import (
     TaskStarted,
     Token,
 )
-from tinyplan._executor import ERROR_STATES, ApproveFn, TaskFetchingUnit, TaskResult, TaskState, observation_text
-from tinyplan._grammar import joiner_grammar, plan_grammar
-from tinyplan._joiner import JoinDecision, parse_join
-from tinyplan._parser import END_OF_PLAN, PlanParser, Task
-from tinyplan._prompt import ExampleSource, PromptParts, PromptRenderer, RoundView, count_tokens, one_line
+from tinyplan._fetcher import ApproveFn, TaskFetchingUnit
+from tinyplan._grammar import GrammarLevel, plan_grammar
+from tinyplan._joiner import ask_joiner, joiner_request
+from tinyplan._parser import PlanParser
+from tinyplan._prompt import (
+    ExampleSource,
+    PromptParts,
+    PromptRenderer,
+    RoundView,
+    count_tokens,
+    one_line,
+    side_effect_line,
+)
 from tinyplan._relevance import RelevanceVerdict, check_relevance, shares_words
 from tinyplan._retriever import ToolRetriever, apply_selection
-from tinyplan._telemetry import ModelCall, invoke_agent, plan_span, traced
+from tinyplan._syntax import END_OF_PLAN
+from tinyplan._telemetry import invoke_agent, plan_span, traced
 from tinyplan._tools import ToolLike, Toolset, as_toolset, canonical_arguments
+from tinyplan._types import JoinDecision, Plan, PlanResult, Task, TaskState, Timings, observation_text
 
-__all__ = ["GrammarLevel", "Plan", "PlanResult", "Planner", "Timings"]
+__all__ = ["Planner", "check_request_text"]
 
-GrammarLevel = Literal["syntax", "typed"]
 JoinMode = Literal["llm", "observations", "auto"]
-Status = Literal["answered", "replan_limit", "join_failed"]
 
 _NO_TOOL_PLAN = "1. join()"  # the plan when the relevance check finds that no listed tool fits
-
-
-@dataclass
-class Timings:
-    """Seconds spent per phase. Durations add up over rounds; the ``first_*`` fields count from the run's start.
-
-    Attributes:
-        retrieval: Tool/example selection (ToolRAG) before the first prompt.
-        prompt_build: Rendering prompts and grammars.
-        time_to_first_token: Run start → first plan token of the first round.
-        time_to_first_tool_start: Run start → the first tool call starting.
-        plan_generation: Request sent → plan stream ended (all rounds).
-        execution: Plan stream started → last task finished, minus the part overlapping generation.
-        join: Joiner calls (0 in ``join="observations"`` mode).
-        total: The whole run.
-    """
-
-    retrieval: float = 0.0
-    prompt_build: float = 0.0
-    time_to_first_token: float | None = None
-    time_to_first_tool_start: float | None = None
-    plan_generation: float = 0.0
-    execution: float = 0.0
-    join: float = 0.0
-    total: float = 0.0
-
-
-@dataclass
-class Plan:
-    """One planning round.
-
-    Attributes:
-        round: 0 for the first plan, 1 for the first replan, …
-        prompt: The request sent to the backend.
-        text: The plan text as the model streamed it.
-        tasks: The parsed tasks, in order.
-        results: Each task's result, in plan order.
-        parse_error: Why the text stopped parsing (the tasks before it still ran), or None.
-        decision: The join decision taken after this plan (None if the run ended with an error first).
-        usage: Tokens of the plan request (and the joiner request, when one was made).
-        prompt_tokens: Size of the planner prompt in tokens, when a tokenizer is available.
-        relevance: The relevance check before this plan (``Planner(relevance_check=True)``, first round only), or
-            None. When its ``unlisted`` is set, the plan is ``1. join()``: no listed tool fits the request.
-        repairs: The plan checks' problems that made the planner write a line again, in order (see
-            ``Planner(self_check=...)``).
-        requests: Every model request of this round (relevance check, plan stream and its continuations, joiner),
-            timed: what the Chrome trace and the terminal timeline draw.
-    """
-
-    round: int
-    prompt: CompletionRequest
-    text: str = ""
-    tasks: list[Task] = field(default_factory=list)
-    results: list[TaskResult] = field(default_factory=list)
-    parse_error: str | None = None
-    decision: JoinDecision | None = None
-    usage: Usage = field(default_factory=Usage)
-    prompt_tokens: int | None = None
-    relevance: RelevanceVerdict | None = None
-    repairs: list[Problem] = field(default_factory=list)
-    requests: list[ModelCall] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[TaskResult]:
-        """Tasks that ended in an error state (failed, timed out, skipped, refused)."""
-        return [r for r in self.results if r.state in ERROR_STATES]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "round": self.round,
-            "text": self.text,
-            "tasks": [r.to_dict() for r in self.results],
-            "parse_error": self.parse_error,
-            "decision": None
-            if self.decision is None
-            else {
-                "action": self.decision.action,
-                "thought": self.decision.thought,
-                "answer": self.decision.answer,
-                "reason": self.decision.reason,
-            },
-            "usage": {"prompt_tokens": self.usage.prompt_tokens, "completion_tokens": self.usage.completion_tokens},
-            "prompt_tokens": self.prompt_tokens,
-            "relevance": None
-            if self.relevance is None
-            else {
-                "text": self.relevance.text,
-                "name": self.relevance.name,
-                "unlisted": self.relevance.unlisted,
-                "unrelated": self.relevance.unrelated,
-            },
-            "repairs": [
-                {"kind": p.kind, "task": p.task, "message": p.message, "hint": p.hint, "fix": p.fix}
-                for p in self.repairs
-            ],
-        }
-
-
-@dataclass
-class PlanResult:
-    """Everything a run produced.
-
-    Attributes:
-        query: The user's request.
-        answer: The final answer (joiner's Finish text, or the rendered observations in ``join="observations"``
-            mode); None when the run ended without one (see ``status``).
-        status: ``"answered"``; ``"replan_limit"`` (the plan still needed replanning when ``max_replans`` ran out);
-            ``"join_failed"`` (the joiner's reply fit neither Finish nor Replan).
-        plans: Every plan, in order.
-        timings: Per-phase timings.
-        usage: Tokens over all requests.
-        tools: Names of the tools the planner was shown (after ToolRAG selection).
-        error: A description of what went wrong when ``status`` is not ``"answered"``.
-        started_at: `time.perf_counter()` seconds when the run started (the clock of `TaskResult` and
-            ``Plan.requests``), None for a result not made by a run.
-    """
-
-    query: str
-    answer: str | None = None
-    status: Status = "answered"
-    plans: list[Plan] = field(default_factory=list)
-    timings: Timings = field(default_factory=Timings)
-    usage: Usage = field(default_factory=Usage)
-    tools: list[str] = field(default_factory=list)
-    error: str | None = None
-    started_at: float | None = None
-
-    @property
-    def observations(self) -> list[TaskResult]:
-        """Every task result of every plan, in order (joins excluded)."""
-        return [r for p in self.plans for r in p.results if not r.task.is_join]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (observations converted to JSON data, or text when they are not JSON-able)."""
-        return {
-            "query": self.query,
-            "answer": self.answer,
-            "status": self.status,
-            "error": self.error,
-            "tools": self.tools,
-            "plans": [p.to_dict() for p in self.plans],
-            "timings": vars(self.timings),
-            "usage": {
-                "prompt_tokens": self.usage.prompt_tokens,
-                "completion_tokens": self.usage.completion_tokens,
-                "cached_tokens": self.usage.cached_tokens,
-            },
-        }
-
-    def to_json(self, **kwargs: Any) -> str:
-        """`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
-
-    def to_chrome_trace(self) -> dict[str, Any]:
-        """The run as Chrome trace-event JSON data (Perfetto, chrome://tracing); see `tinyplan._trace`."""
-        from tinyplan._trace import chrome_trace
-
-        return chrome_trace(self)
-
-    def to_mermaid(self) -> str:
-        """The plans' dependency graphs as a Mermaid flowchart, tasks coloured by state; see `tinyplan._trace`."""
-        from tinyplan._trace import mermaid
-
-        return mermaid(self.plans)
 
 
 class Planner:
@@ -270,8 +120,8 @@ class Planner:
             keeps ``examples``), so the cached prefix stays the same (see docs/data.md).
 
     Raises:
-        TinyplanError: ``grammar`` or ``joiner_grammar=True`` is set but the (joiner) backend does not support
-            grammars.
+        UsageError: An option is out of range (``max_replans``, ``max_repairs``, ``join``, ``grammar``), or
+            ``grammar``/``joiner_grammar=True`` is set but the (joiner) backend does not support grammars.
     """
 
     def __init__(
@@ -303,25 +153,23 @@ class Planner:
         max_repairs: int = 2,
     ) -> None:
         if max_replans < 0:
-            raise ValueError("max_replans must be 0 or more")
+            raise UsageError("max_replans must be 0 or more")
         if join not in ("llm", "observations", "auto"):
-            raise ValueError(f"join must be 'llm', 'observations' or 'auto', not {join!r}")
+            raise UsageError(f"join must be 'llm', 'observations' or 'auto', not {join!r}")
         if grammar not in (None, "syntax", "typed"):
-            raise ValueError(f"grammar must be None, 'syntax' or 'typed', not {grammar!r}")
-        if grammar is not None and not getattr(backend, "supports_grammar", False):
-            raise TinyplanError(f"{type(backend).__name__} does not support grammars; use grammar=None")
+            raise UsageError(f"grammar must be None, 'syntax' or 'typed', not {grammar!r}")
+        if grammar is not None and not backend.supports_grammar:
+            raise UsageError(f"{type(backend).__name__} does not support grammars; use grammar=None")
         joiner = joiner_backend or backend
-        if joiner_grammar and not getattr(joiner, "supports_grammar", False):
-            raise TinyplanError(f"{type(joiner).__name__} does not support grammars; use joiner_grammar=False")
+        if joiner_grammar and not joiner.supports_grammar:
+            raise UsageError(f"{type(joiner).__name__} does not support grammars; use joiner_grammar=False")
         self.backend = backend
         self.tools = as_toolset(tools)
         self.examples = list(self.tools.examples if examples is None else examples)
         self.instructions = list(self.tools.instructions if instructions is None else instructions)
         self.join: JoinMode = join
         self.joiner_backend = joiner
-        self.joiner_grammar = (
-            bool(getattr(joiner, "supports_grammar", False)) if joiner_grammar is None else joiner_grammar
-        )
+        self.joiner_grammar = joiner.supports_grammar if joiner_grammar is None else joiner_grammar
         self.max_replans = max_replans
         self.replan_on_error = replan_on_error
         self.grammar: GrammarLevel | None = grammar
@@ -339,7 +187,7 @@ class Planner:
             self.renderer = self.renderer.with_bank(bank)
         self.relevance_check = relevance_check
         if max_repairs < 0:
-            raise ValueError("max_repairs must be 0 or more")
+            raise UsageError("max_repairs must be 0 or more")
         self.self_check = self_check
         self.max_repairs = max_repairs
         self._grammar_cache: dict[tuple[str, ...], str] = {}
@@ -437,33 +285,22 @@ class Planner:
         return self._grammar_cache[key]
 
     async def _run(self, query: str, emit: Callable[[Event], None]) -> None:
-        run_start = time.perf_counter()
-        result = PlanResult(query=query, started_at=run_start)
-        toolset, examples = await self._select_tools(query, result)
-        full_toolset_used = toolset is self.tools
-        reuse: dict[str, Any] = {}
-        done_side_effects: list[str] = []
-        views: list[RoundView] = []
+        result = PlanResult(query=query, started_at=time.perf_counter())
+        run = _RunState(result, emit, *await self._select_tools(query, result))
+        run_start = run.started_at
         reason = ""
         for round_no in range(self.max_replans + 1):
             if round_no:
                 emit(Replanning(reason, round=round_no))
             built = time.perf_counter()
-            request = self._request(toolset, examples, query, views, done_side_effects)
-            result.tools = toolset.names
+            request = self._request(run.toolset, run.examples, query, run.views, run.done_side_effects)
+            result.tools = run.toolset.names
             result.timings.prompt_build += time.perf_counter() - built
             plan = Plan(round=round_no, prompt=request)
             plan.prompt_tokens = await self._count_prompt(request, first=not round_no)
             result.plans.append(plan)
-            await self._plan_and_execute(plan, toolset, reuse, emit, result, run_start)
-
-            for r in plan.results:
-                if r.ok and not r.reused and r.arguments is not None:
-                    t = toolset.get(r.task.name)
-                    if t is not None and t.side_effects:
-                        reuse[canonical_arguments(t.name, r.arguments)] = r.observation
-                        call = ", ".join(f"{k}={v!r}" for k, v in r.arguments.items())
-                        done_side_effects.append(f"{t.name}({call}) -> {one_line(observation_text(r.observation))}")
+            await self._plan_and_execute(run, plan)
+            run.remember_side_effects(plan)
 
             can_replan = round_no < self.max_replans
             errors = [r for r in plan.failed if r.state is not TaskState.REFUSED]
@@ -472,12 +309,12 @@ class Planner:
                 decision = JoinDecision("replan", thought="", reason=why)
             elif self.join == "observations":
                 decision = JoinDecision("finish", answer=_observations_answer(plan))
-            elif self.join == "auto" and (reported := _reported_answer(plan, toolset)) is not None:
+            elif self.join == "auto" and (reported := _reported_answer(plan, run.toolset)) is not None:
                 decision = JoinDecision("finish", thought="the actions report what they did", answer=reported)
             else:
                 join_started = time.perf_counter()
                 try:
-                    decision = await self._llm_join(query, [*views, _view(plan, "")], can_replan, plan, emit, round_no)
+                    decision = await self._llm_join(run, plan, can_replan)
                 except JoinerError as exc:
                     result.timings.join += time.perf_counter() - join_started
                     result.status = "join_failed"
@@ -492,27 +329,29 @@ class Planner:
                 result.error = None
                 break
             reason = decision.reason or ""
-            views.append(_view(plan, decision.thought or reason))
+            run.views.append(RoundView.of(plan, decision.thought or reason))
             if not can_replan:
                 result.status = "replan_limit"
                 result.error = f"the plan still needed replanning after {self.max_replans} replan(s): {reason}"
                 break
-            if not full_toolset_used and ("unknown tool" in reason or "not in the list" in reason):
-                toolset, examples, full_toolset_used = self.tools, self.examples, True  # ToolRAG missed a tool
+            if run.toolset is not self.tools and plan.unknown_tools:
+                run.toolset, run.examples = self.tools, self.examples  # ToolRAG missed a tool: plan with them all
         for p in result.plans:
             result.usage = result.usage + p.usage
         result.timings.total = time.perf_counter() - run_start
         emit(FinalAnswer(result, round=len(result.plans) - 1))
 
     async def _count_prompt(self, request: CompletionRequest, *, first: bool) -> int | None:
-        """The prompt's tokens (None if nothing can count them); for the first prompt, check that the prompt and the
-        plan's ``max_tokens`` fit the backend's ``context_length`` (when it has one) before anything is sent.
+        """The prompt's tokens (None if nothing can count them), checked against the context for the first prompt.
+
+        For the first prompt, check that the prompt and the plan's ``max_tokens`` fit the backend's
+        ``context_length`` (when it has one) before anything is sent.
 
         Raises:
             RequestError: The first prompt does not fit.
         """
         n = await count_tokens(request.text, backend=self.backend, tokenizer=self.tokenizer)
-        context = getattr(self.backend, "context_length", None)
+        context = self.backend.context_length
         if first and n is not None and isinstance(context, int) and n + self.max_tokens > context:
             raise RequestError(
                 f"the request is too long: with the planner prompt it takes {n} tokens and the plan up to "
@@ -564,34 +403,31 @@ class Planner:
             RequestError: The request is empty, or too long for the backend's context.
         """
         check_request_text(query)
-        result = PlanResult(query=query)
-        toolset, examples = await self._select_tools(query, result)
-        plan = Plan(round=0, prompt=self._request(toolset, examples, query))
+        result = PlanResult(query=query, started_at=time.perf_counter())
+        run = _RunState(result, on_event or (lambda event: None), *await self._select_tools(query, result))
+        plan = Plan(round=0, prompt=self._request(run.toolset, run.examples, query))
         plan.prompt_tokens = await self._count_prompt(plan.prompt, first=True)
-        parser = PlanParser(frozenset(toolset.names))
+        parser = PlanParser(frozenset(run.toolset.names))
         send, receive = anyio.create_memory_object_stream[Task](math.inf)
         with send, receive:
             try:
-                await self._stream_plan(
-                    plan, toolset, parser, send, on_event or (lambda event: None), result, time.perf_counter()
-                )
+                await self._stream_plan(run, plan, parser, send)
             except PlanParseError as exc:
                 plan.parse_error = str(exc)
+                if isinstance(exc, UnknownToolError):
+                    plan.unknown_tools.append(exc.tool)
         plan.text = parser.text
         plan.tasks = list(parser.tasks)
         return plan
 
-    async def _plan_and_execute(
-        self,
-        plan: Plan,
-        toolset: Toolset,
-        reuse: dict[str, Any],
-        emit: Callable[[Event], None],
-        result: PlanResult,
-        run_start: float,
-    ) -> None:
-        round_no = plan.round
-        parser = PlanParser(frozenset(toolset.names))
+    async def _plan_and_execute(self, run: _RunState, plan: Plan) -> None:
+        """Stream ``plan`` from the model into the task fetching unit and run it; fill its text, tasks and results.
+
+        Raises:
+            BackendError: The backend failed (every task the plan had started is cancelled first).
+        """
+        round_no, emit, result = plan.round, run.emit, run.result
+        parser = PlanParser(frozenset(run.toolset.names))
         first_start: list[float] = []
 
         def on_task_event(event: Event) -> None:
@@ -603,11 +439,11 @@ class Planner:
                 emit(TaskFinished(event.result, round=round_no))
 
         tfu = TaskFetchingUnit(
-            toolset,
+            run.toolset,
             max_concurrency=self.max_concurrency,
             tool_timeout=self.tool_timeout,
             approve=self.approve,
-            reuse=reuse,
+            reuse=run.reuse,
             on_event=on_task_event,
         )
         send, receive = anyio.create_memory_object_stream[Task](math.inf)
@@ -624,9 +460,11 @@ class Planner:
             async with send:
                 try:
                     with plan_span(plan, self.grammar):
-                        await self._stream_plan(plan, toolset, parser, send, emit, result, run_start)
+                        await self._stream_plan(run, plan, parser, send)
                 except PlanParseError as exc:
                     plan.parse_error = str(exc)
+                    if isinstance(exc, UnknownToolError):
+                        plan.unknown_tools.append(exc.tool)
                     emit(PlanParseFailed(str(exc), round=round_no))
                 except BackendError as exc:
                     backend_error.append(exc)
@@ -636,101 +474,125 @@ class Planner:
         plan.text = parser.text
         plan.tasks = list(parser.tasks)
         plan.results = [tfu.results[t.idx] for t in plan.tasks if t.idx in tfu.results]
-        for r in plan.results:
-            if not r.state.terminal:  # cancelled before it started
-                r.state = TaskState.CANCELLED
-                r.error = "cancelled: the backend failed"
-                r.finished_at = finished
+        # every result is terminal here: the task fetching unit settles what did not finish (its one owner)
         result.timings.plan_generation += stream_end - sent
         result.timings.execution += max(0.0, finished - stream_end)
         if first_start and result.timings.time_to_first_tool_start is None:
-            result.timings.time_to_first_tool_start = first_start[0] - run_start
+            result.timings.time_to_first_tool_start = first_start[0] - run.started_at
         if backend_error:
             raise backend_error[0]
 
     async def _stream_plan(
-        self,
-        plan: Plan,
-        toolset: Toolset,
-        parser: PlanParser,
-        send: MemoryObjectSendStream[Task],
-        emit: Callable[[Event], None],
-        result: PlanResult,
-        run_start: float,
+        self, run: _RunState, plan: Plan, parser: PlanParser, send: MemoryObjectSendStream[Task]
     ) -> None:
-        round_no = plan.round
-        if self.relevance_check and round_no == 0:
-            if not getattr(self.tools, "cues", ()) and not shares_words(result.query, toolset):
-                plan.relevance = RelevanceVerdict(text="", name=None, unlisted=None, usage=Usage(), unrelated=True)
-            else:
-                plan.relevance = await check_relevance(
-                    traced(self.backend, "relevance", plan), plan.prompt, toolset.names
-                )
-            if plan.relevance.no_tool:  # no listed tool fits: a plan without tool calls
-                if result.timings.time_to_first_token is None:
-                    result.timings.time_to_first_token = time.perf_counter() - run_start
-                plan.usage = plan.relevance.usage
-                emit(Token(_NO_TOOL_PLAN, "plan", round_no))
-                for task in [*parser.feed(_NO_TOOL_PLAN), *parser.close()]:
-                    emit(TaskParsed(task, round_no))
-                    send.send_nowait(task)
-                return
-        checker = self._checker(toolset, result.query)
+        """Stream ``plan``'s text through the parser and the plan checks, each passing task into ``send``.
+
+        Raises:
+            PlanParseError: The text does not parse (the tasks before the bad line were sent), or ends without join.
+            BackendError: The backend failed.
+        """
+        toolset, emit, query = run.toolset, run.emit, run.result.query
+        stream = _PlanStream(
+            plan, parser, send, emit, run.result.timings, run.started_at, self._checker(toolset, query)
+        )
+        if self.relevance_check and plan.round == 0 and await self._no_tool_fits(plan, toolset, query):
+            stream.first_token()
+            emit(Token(_NO_TOOL_PLAN, "plan", plan.round))
+            stream.pass_on([*parser.feed(_NO_TOOL_PLAN), *parser.close()])
+            return
         request = plan.prompt
-        sent: dict[int, Task] = {}
         usage_total = Usage()
         while True:
-            stream = traced(self.backend, "planner", plan).stream(request)
-            text_chunks = 0
-            usage: Usage | None = None
-            problem: tuple[Task, Problem] | None = None
-            async with closing_stream(stream):
-                async for chunk in stream:
-                    if chunk.usage is not None:
-                        usage = chunk.usage
-                    if not chunk.text:
-                        continue
-                    text_chunks += 1
-                    if result.timings.time_to_first_token is None:
-                        result.timings.time_to_first_token = time.perf_counter() - run_start
-                    emit(Token(chunk.text, "plan", round_no))
-                    for task in parser.feed(chunk.text):
-                        found = None
-                        if checker is not None and sum(p.fix is None for p in plan.repairs) < self.max_repairs:
-                            found = checker.check_join(task, sent) if task.is_join else checker.check_task(task, sent)
-                        if found is not None and found.fix is not None:
-                            fixed = _apply_fix(parser, task, found.fix)
-                            if fixed is not None and checker is not None and checker.check_task(fixed, sent) is None:
-                                plan.repairs.append(found)  # certain: no new generation; the stream goes on
-                                emit(PlanRepaired(found, str(task), round_no))
-                                task, found = fixed, None
-                            else:
-                                found = dataclasses.replace(found, fix=None)
-                        if found is not None:
-                            problem = (task, found)
-                            break
-                        sent[task.idx] = task
-                        emit(TaskParsed(task, round_no))
-                        send.send_nowait(task)
-                    if problem is not None or parser.done:
-                        break  # everything after join() is ignored: stop generating
-            if usage is None:  # stopped before the backend's final usage: count what is known
-                usage = Usage(prompt_tokens=plan.prompt_tokens or 0, completion_tokens=text_chunks)
+            usage, problem = await self._stream_once(request, stream)
             usage_total = usage_total + usage
             if problem is None:
                 break
             task, found = problem
             request = self._repair(plan, parser, task, found, toolset)
-            emit(PlanRepaired(found, str(task), round_no))
-        plan.usage = usage_total
-        if plan.relevance is not None:
-            plan.usage = plan.relevance.usage + plan.usage
+            emit(PlanRepaired(found, str(task), plan.round))
+        plan.usage = usage_total if plan.relevance is None else plan.relevance.usage + usage_total
         if not parser.done:
-            for task in parser.close():
-                emit(TaskParsed(task, round_no))
-                send.send_nowait(task)
+            stream.pass_on(parser.close())
         if not parser.done:
             raise PlanParseError("the plan ended without join()", line_no=parser.text.count("\n") + 1)
+
+    async def _stream_once(
+        self, request: CompletionRequest, s: _PlanStream
+    ) -> tuple[Usage, tuple[Task, Problem] | None]:
+        """Stream one request's plan text through the parser and the plan checks into the task fetching unit.
+
+        Returns:
+            The request's usage (estimated from the chunks when the stream stopped before the backend's count), and
+            the line that failed the checks with its problem, or None when the plan ended.
+        """
+        stream = traced(self.backend, "planner", s.plan).stream(request)
+        text_chunks = 0
+        usage: Usage | None = None
+        problem: tuple[Task, Problem] | None = None
+        async with closing_stream(stream):
+            async for chunk in stream:
+                usage = chunk.usage or usage
+                if not chunk.text:
+                    continue
+                text_chunks += 1
+                s.first_token()
+                s.emit(Token(chunk.text, "plan", s.plan.round))
+                for parsed in s.parser.feed(chunk.text):
+                    task, found = self._checked(parsed, s.plan, s.parser, s.checker, s.sent, s.emit)
+                    if found is not None:
+                        problem = (task, found)
+                        break
+                    s.pass_on([task])
+                if problem is not None or s.parser.done:
+                    break  # everything after join() is ignored: stop generating
+        if usage is None:  # stopped before the backend's final usage: count what is known
+            usage = Usage(prompt_tokens=s.plan.prompt_tokens or 0, completion_tokens=text_chunks)
+        return usage, problem
+
+    async def _no_tool_fits(self, plan: Plan, toolset: Toolset, query: str) -> bool:
+        """Run the relevance check before the first plan (sets ``plan.relevance`` and its usage).
+
+        Without cues, a request that shares no word with any tool is judged unrelated without asking the model.
+
+        Returns:
+            True when no listed tool fits: the plan is then ``1. join()``.
+        """
+        if not getattr(self.tools, "cues", ()) and not shares_words(query, toolset):
+            plan.relevance = RelevanceVerdict(text="", name=None, unlisted=None, usage=Usage(), unrelated=True)
+        else:
+            plan.relevance = await check_relevance(traced(self.backend, "relevance", plan), plan.prompt, toolset.names)
+        if plan.relevance.no_tool:
+            plan.usage = plan.relevance.usage
+        return plan.relevance.no_tool
+
+    def _checked(
+        self,
+        task: Task,
+        plan: Plan,
+        parser: PlanParser,
+        checker: PlanChecker | None,
+        sent: dict[int, Task],
+        emit: Callable[[Event], None],
+    ) -> tuple[Task, Problem | None]:
+        """Check a just-parsed line against the plan checks while repairs are left.
+
+        A problem with a certain fix is repaired in place (the corrected task replaces the line, no new generation);
+        any other problem is returned so that the caller cuts the plan back and asks the model again.
+
+        Returns:
+            The task to run (the corrected one after an in-place fix) and the problem left, or None.
+        """
+        if checker is None or sum(p.fix is None for p in plan.repairs) >= self.max_repairs:
+            return task, None
+        found = checker.check_join(task, sent) if task.is_join else checker.check_task(task, sent)
+        if found is None or found.fix is None:
+            return task, found
+        fixed = _apply_fix(parser, task, found.fix)
+        if fixed is not None and checker.check_task(fixed, sent) is None:
+            plan.repairs.append(found)  # certain: no new generation; the stream goes on
+            emit(PlanRepaired(found, str(task), plan.round))
+            return fixed, None
+        return task, dataclasses.replace(found, fix=None)
 
     def _checker(self, toolset: Toolset, query: str) -> PlanChecker | None:
         """The plan checker for this round, or None when lines are not to be repaired."""
@@ -743,8 +605,10 @@ class Planner:
     def _repair(
         self, plan: Plan, parser: PlanParser, task: Task, problem: Problem, toolset: Toolset
     ) -> CompletionRequest:
-        """Cut the plan back to the start of ``task``'s line (with its thought), add a ``Thought:`` line with the
-        problem's hint, and return the request that continues the plan from there.
+        """The request that writes ``task``'s line again, with the problem's hint.
+
+        The plan is cut back to the start of ``task``'s line (with its thought) and a ``Thought:`` line with the
+        problem's hint is added.
 
         The continuation prompt is the first prompt plus the plan so far, so a backend's prompt cache keeps the
         work done; its grammar starts at the same action number and leaves out what the problem excludes.
@@ -768,59 +632,90 @@ class Planner:
         assert first.prompt is not None  # repairs run in completion mode only (see _checker)
         return dataclasses.replace(first, prompt=first.prompt + prefix, grammar=grammar)
 
-    async def _llm_join(
-        self,
-        query: str,
-        views: list[RoundView],
-        can_replan: bool,
-        plan: Plan,
-        emit: Callable[[Event], None],
-        round_no: int,
-    ) -> JoinDecision:
+    async def _llm_join(self, run: _RunState, plan: Plan, can_replan: bool) -> JoinDecision:
+        """Ask the joiner about ``plan`` (after the run's earlier plans): finish with an answer, or replan."""
+        views = [*run.views, RoundView.of(plan, "")]
         used = {name for view in views for name in view.tools}
         prompt = self.renderer.joiner(
-            query,
+            run.result.query,
             views,
             can_replan=can_replan,
             today=self.today(),
             tools=[t for t in self.tools if t.name in used],
         )
-        grammar = joiner_grammar(can_replan=can_replan, thought_prompted=not self.chat) if self.joiner_grammar else None
-        if self.chat:
-            stop = ("<END_OF_RESPONSE>",)
-            request = prompt.request(chat=True, stop=stop, max_tokens=self.max_tokens, grammar=grammar)
-        else:
-            # a plain completion has no end-of-turn token: stop where the model would start another turn
-            request = CompletionRequest(
-                prompt=prompt.text + "\nThought:",
-                max_tokens=self.max_tokens,
-                stop=_JOINER_STOPS,
-                grammar=grammar,
-                cache_prefix=prompt.static,
-            )
-        parts: list[str] = [] if self.chat else ["Thought:"]
-        usage: Usage | None = None
-        stream = traced(self.joiner_backend, "joiner", plan).stream(request)
-        async with closing_stream(stream):
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = chunk.usage  # counts so far: the latest wins
-                if chunk.text:
-                    parts.append(chunk.text)
-                    emit(Token(chunk.text, "join", round_no))
+        request = joiner_request(
+            prompt, chat=self.chat, can_replan=can_replan, grammar=self.joiner_grammar, max_tokens=self.max_tokens
+        )
+        decision, usage = await ask_joiner(
+            traced(self.joiner_backend, "joiner", plan),
+            request,
+            chat=self.chat,
+            on_text=lambda text: run.emit(Token(text, "join", plan.round)),
+        )
         if usage is not None:
             plan.usage = plan.usage + usage
-        return parse_join("".join(parts))
+        return decision
 
 
-# Where a plain-completion joiner reply ends: the model starting another turn. Not "\nAction:" (the action follows
-# the thought) and not a blank line (answers may span paragraphs).
-_JOINER_STOPS = ("<END_OF_RESPONSE>", "\nThought:", "\nQuestion:", "\nPlan:", "\n###")
+@dataclass
+class _RunState:
+    """One run's state, shared by its rounds: where events go, the tools offered and what earlier plans did."""
+
+    result: PlanResult
+    emit: Callable[[Event], None]
+    toolset: Toolset
+    examples: list[str]
+    reuse: dict[str, Any] = field(default_factory=dict)  # canonical side-effecting call -> its observation
+    done_side_effects: list[str] = field(default_factory=list)  # the replan prompt's "already done" lines
+    views: list[RoundView] = field(default_factory=list)  # the executed plans the replan and joiner prompts show
+
+    @property
+    def started_at(self) -> float:
+        """`time.perf_counter()` seconds when the run started."""
+        return self.result.started_at or 0.0
+
+    def remember_side_effects(self, plan: Plan) -> None:
+        """Record ``plan``'s succeeded side-effecting calls, so no later plan runs them again."""
+        for r in plan.results:
+            if r.ok and not r.reused and r.arguments is not None:
+                t = self.toolset.get(r.task.name)
+                if t is not None and t.side_effects:
+                    self.reuse[canonical_arguments(t.name, r.arguments)] = r.observation
+                    self.done_side_effects.append(side_effect_line(t.name, r.arguments, r.observation))
+
+
+@dataclass
+class _PlanStream:
+    """The state of one round's plan stream: where its tasks go and what has passed the checks so far."""
+
+    plan: Plan
+    parser: PlanParser
+    send: MemoryObjectSendStream[Task]
+    emit: Callable[[Event], None]
+    timings: Timings
+    run_start: float
+    checker: PlanChecker | None
+    sent: dict[int, Task] = field(default_factory=dict)
+
+    def first_token(self) -> None:
+        """Record the run's time to first token, the first time only."""
+        if self.timings.time_to_first_token is None:
+            self.timings.time_to_first_token = time.perf_counter() - self.run_start
+
+    def pass_on(self, tasks: Iterable[Task]) -> None:
+        """Hand tasks that passed the checks to the task fetching unit, each with its ``TaskParsed`` event."""
+        for task in tasks:
+            self.sent[task.idx] = task
+            self.emit(TaskParsed(task, self.plan.round))
+            self.send.send_nowait(task)
 
 
 def _apply_fix(parser: PlanParser, task: Task, fix: str) -> Task | None:
-    """Put ``fix`` (a problem's corrected action text) in place of ``task``'s action in the plan text, re-parse, and
-    return the corrected task; None (the parser unchanged) when the line is not where expected or does not parse."""
+    """Put ``fix`` (a problem's corrected action text) in place of ``task``'s action in the plan text and re-parse.
+
+    Returns:
+        The corrected task; None (the parser unchanged) when the line is not where expected or does not parse.
+    """
     text = parser.text
     lines = text.split("\n")
     i = task.line_no - 1
@@ -850,16 +745,6 @@ def check_request_text(query: str) -> None:
         raise RequestError(f"the request must be a string, not {type(query).__name__}")
     if not query.strip():
         raise RequestError("the request is empty: say what you want done")
-
-
-def _view(plan: Plan, thought: str) -> RoundView:
-    done = [r for r in plan.results if not r.task.is_join]
-    return RoundView(
-        results=[r.render() for r in done],
-        parse_error=plan.parse_error,
-        thought=thought,
-        tools=tuple(dict.fromkeys(r.task.name for r in done)),
-    )
 
 
 def _reported_answer(plan: Plan, toolset: Toolset) -> str | None:

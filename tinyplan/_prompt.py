@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -23,8 +22,18 @@ import tokenizers
 
 from tinyplan._backend import Backend, CompletionRequest, Message
 from tinyplan._tools import Tool
+from tinyplan._types import Plan, TaskResult, TaskState, observation_text
 
-__all__ = ["ExampleSource", "PromptParts", "PromptRenderer", "count_tokens"]
+__all__ = [
+    "ExampleSource",
+    "PromptParts",
+    "PromptRenderer",
+    "RoundView",
+    "count_tokens",
+    "one_line",
+    "render_result",
+    "side_effect_line",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +76,7 @@ class RoundView:
     """What the replan and joiner templates show of one executed plan.
 
     Attributes:
-        results: Each task rendered with its observation (`TaskResult.render`), in plan order.
+        results: Each task rendered with its observation (`render_result`), in plan order.
         parse_error: Why the plan text stopped parsing, if it did.
         thought: The joiner's thought or the replan reason.
         tools: The names of the tools the plan called, in order of first use.
@@ -77,6 +86,39 @@ class RoundView:
     parse_error: str | None = None
     thought: str = ""
     tools: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, plan: Plan, thought: str) -> RoundView:
+        """The view of an executed plan: its tasks (join left out) rendered by `render_result`."""
+        done = [r for r in plan.results if not r.task.is_join]
+        return cls(
+            results=[render_result(r) for r in done],
+            parse_error=plan.parse_error,
+            thought=thought,
+            tools=tuple(dict.fromkeys(r.task.name for r in done)),
+        )
+
+
+def render_result(result: TaskResult) -> str:
+    """A task and its observation as the replan and joiner prompts show them.
+
+    ``N. call`` (with references replaced by their values, when it had any), then ``Observation: …`` — the value's
+    text (`observation_text`), a note when a side effect was reused from an earlier plan, or
+    ``ERROR (state): why`` — the LLMCompiler format (Kim et al. 2023).
+    """
+    head = f"{result.task.idx}. {result.resolved_text or result.task.text}"
+    if result.task.is_join:
+        return head
+    if result.state is TaskState.SUCCEEDED:
+        note = " (already done in an earlier plan; not run again)" if result.reused else ""
+        return f"{head}\nObservation{note}: {observation_text(result.observation)}"
+    return f"{head}\nObservation: ERROR ({result.state.value}): {result.error}"
+
+
+def side_effect_line(name: str, arguments: dict[str, Any], observation: Any) -> str:
+    """How the replan prompt lists a side effect that already happened: ``send_sms(message='hi') -> Sent``."""
+    call = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+    return f"{name}({call}) -> {one_line(observation_text(observation))}"
 
 
 @runtime_checkable
@@ -129,8 +171,10 @@ class PromptRenderer:
         )
 
     def with_bank(self, bank: ExampleSource | None) -> PromptRenderer:
-        """A copy of this renderer (same templates, same class) that adds ``bank``'s examples for each question
-        (None: none)."""
+        """A copy of this renderer (same templates, same class) that adds ``bank``'s examples for each question.
+
+        ``bank`` None: no examples are added.
+        """
         clone = copy.copy(self)
         clone.bank = bank
         return clone
@@ -210,10 +254,13 @@ class PromptRenderer:
         today: dt.date | None = None,
         tools: Iterable[Tool] = (),
     ) -> PromptParts:
-        """The joiner prompt: ``static`` holds the Finish/Replan instructions and examples (the same for every
-        request with the same ``can_replan`` and ``instructions``), ``tail`` the date (default: the date at call
-        time), what each of ``tools`` (the actions the plans used) does, the question and the executed plan(s) with
-        their observations. The tool descriptions tell the joiner what a bare observation means (its unit, say)."""
+        """The joiner prompt, split into its static part and its tail.
+
+        ``static`` holds the Finish/Replan instructions and examples (the same for every request with the same
+        ``can_replan`` and ``instructions``), ``tail`` the date (default: the date at call time), what each of
+        ``tools`` (the actions the plans used) does, the question and the executed plan(s) with their observations.
+        The tool descriptions tell the joiner what a bare observation means (its unit, say).
+        """
         static = self._render("joiner.jinja2", can_replan=can_replan, instructions=list(instructions))
         actions = [(t.name, one_line(t.description, 300) or "(no description)") for t in tools]
         tail = self._render(
@@ -238,15 +285,12 @@ async def count_tokens(
 ) -> int | None:
     """Count ``text``'s tokens with the backend's own tokenizer, else a `tokenizers.Tokenizer`, else None.
 
-    A backend offers its tokenizer as an optional ``count_tokens(text) -> int`` method (sync or async), as the
-    llama.cpp backends do.
+    A backend offers its tokenizer through `Backend.count_tokens`, as the llama.cpp backends do; the base class's
+    returns None.
     """
-    counter = getattr(backend, "count_tokens", None) if backend is not None else None
-    if callable(counter):
-        value = counter(text)
-        if inspect.isawaitable(value):
-            value = await value
-        return int(value)
+    counted = await backend.count_tokens(text) if backend is not None else None
+    if counted is not None:
+        return counted
     if tokenizer is not None:
         return len(tokenizer.encode(text, add_special_tokens=False).ids)
     return None

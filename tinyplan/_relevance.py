@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable
 
 from tinyplan._backend import Backend, CompletionRequest, Usage, closing_stream
+from tinyplan._syntax import ACTION_LINE
 from tinyplan._tools import Tool
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
 CHECK_MAX_TOKENS = 32
 
 _FIRST_ACTION_RE = re.compile(r"^\s*1\s*\.\s*([A-Za-z_][\w.\-]*)\s*$")
-_PROMPT_ACTION_RE = re.compile(r"^\s*\d+\s*\.\s*([A-Za-z_][\w.\-]*)\s*\(", re.MULTILINE)
 _CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _STEM = 5  # words compare by their first letters, so "conversion" meets "convert" and "currency" meets "currencies"
 
@@ -83,14 +83,16 @@ def first_action_name(text: str) -> str | None:
 
 
 def name_words(name: str) -> list[str]:
-    """The lower-case words of a tool name: split at ``_``, ``.``, ``-`` and camelCase (``getCellType`` → get, cell,
-    type)."""
+    """The lower-case words of a tool name, split at ``_``, ``.``, ``-`` and camelCase.
+
+    ``getCellType`` → get, cell, type.
+    """
     return [w.lower() for part in re.split(r"[_.\-\s]+", name) for w in _CAMEL_RE.findall(part)]
 
 
 def prompt_actions(prompt: str) -> set[str]:
     """Every action name written as ``N. name(`` in ``prompt``: the listed tools and the example plans' actions."""
-    return set(_PROMPT_ACTION_RE.findall(prompt))
+    return {m[2] for m in ACTION_LINE.finditer(prompt)}
 
 
 def _stem(word: str) -> str:

@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from tinyplan._errors import PlanParseError, TinyplanError
 from tinyplan._parser import parse_plan
+from tinyplan._syntax import ACTION_HEAD
 from tinyplan._tools import Toolset
 
 __all__ = [
@@ -129,7 +130,7 @@ class ToolRetriever(Protocol):
 
 # ------------------------------------------------------------------------------------------------------- examples
 _QUESTION_RE = re.compile(r"^\s*(?:Question|Query|Request)\s*:\s*", re.IGNORECASE)
-_PLAN_START_RE = re.compile(r"^[ \t]*(?:\d+[ \t]*\.[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\(|Thought[ \t]*:)", re.MULTILINE)
+_PLAN_START_RE = re.compile(r"^(?:" + ACTION_HEAD.pattern + r"|[ \t]*Thought[ \t]*:)", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,8 +186,10 @@ def _return_annotation(tool: Any) -> Any:
 
 
 def result_semantic(tool: Any) -> Semantic | None:
-    """The semantic type a tool's result is declared with (its return annotation, else ``x-semantic`` in its
-    ``output_schema``), else None."""
+    """The semantic type a tool's result is declared with, else None.
+
+    It is read from the tool's return annotation, else from ``x-semantic`` in its ``output_schema``.
+    """
     found = semantic_of(_return_annotation(tool))
     if found is None:
         schema = getattr(tool, "output_schema", None)

@@ -48,8 +48,8 @@ from tinyplan._backend import Backend, Chunk, CompletionRequest, Usage
 
 if TYPE_CHECKING:
     from tinyplan._events import Event
-    from tinyplan._executor import TaskResult
-    from tinyplan._planner import Plan, Planner
+    from tinyplan._planner import Planner
+    from tinyplan._types import Plan, TaskResult
 
 __all__ = [
     "CAPTURE_CONTENT_ENV",
@@ -120,8 +120,11 @@ _PROVIDERS = {
 
 
 def provider_name(backend: Backend) -> str:
-    """``gen_ai.provider.name`` of a backend: its ``provider_name`` attribute, else by class or base class
-    (``llama.cpp``, ``openai``), else the class name."""
+    """``gen_ai.provider.name`` of a backend.
+
+    That is its ``provider_name`` attribute, else one known by class or base class (``llama.cpp``, ``openai``), else
+    the class name.
+    """
     given = getattr(backend, "provider_name", None)
     if isinstance(given, str) and given:
         return given
@@ -267,7 +270,7 @@ def plan_span(plan: Plan, grammar: str | None) -> Iterator[Span]:
 
 
 # ----------------------------------------------------------------------------------------------- model requests
-class _TracedBackend:
+class _TracedBackend(Backend):
     """A backend whose every stream is a model-request span and a `ModelCall` on the plan (see `traced`)."""
 
     def __init__(self, backend: Backend, kind: RequestKind, plan: Plan) -> None:
@@ -279,6 +282,15 @@ class _TracedBackend:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)
 
+    @property
+    def context_length(self) -> int | None:
+        """The wrapped backend's context size."""
+        return self._backend.context_length
+
+    async def count_tokens(self, text: str) -> int | None:
+        """The wrapped backend's count."""
+        return await self._backend.count_tokens(text)
+
     def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
         return _traced_stream(self._backend, request, self._kind, self._plan)
 
@@ -287,8 +299,9 @@ class _TracedBackend:
 
 
 def traced(backend: Backend, kind: RequestKind, plan: Plan) -> Backend:
-    """``backend`` with each `stream` call traced: a span per request (a child of the current span) and a timed
-    `ModelCall` appended to ``plan.requests``.
+    """``backend`` with each `stream` call traced.
+
+    Each request gets a span (a child of the current span) and a timed `ModelCall` appended to ``plan.requests``.
 
     Args:
         backend: The backend to call.
@@ -307,20 +320,7 @@ async def _traced_stream(
     operation = "chat" if request.messages is not None else "text_completion"
     model = model_name(backend)
     content = capture_content()
-    attributes: dict[str, Any] = {
-        "gen_ai.operation.name": operation,
-        "gen_ai.provider.name": provider_name(backend),
-        "gen_ai.request.model": model,
-        "gen_ai.request.max_tokens": request.max_tokens,
-        "gen_ai.request.temperature": request.temperature,
-        "tinyplan.request.kind": kind,
-        "tinyplan.plan.round": plan.round,
-        "tinyplan.request.grammar": request.grammar is not None,
-    }
-    if request.stop:
-        attributes["gen_ai.request.stop_sequences"] = list(request.stop)
-    if content:
-        attributes["gen_ai.input.messages"] = _input_messages(request)
+    attributes = _request_attributes(backend, request, kind, plan, operation=operation, model=model, content=content)
     call = ModelCall(kind=kind, round=plan.round, started_at=time.perf_counter())
     requests = getattr(plan, "requests", None)
     if isinstance(requests, list):
@@ -331,14 +331,9 @@ async def _traced_stream(
     stream = backend.stream(request)
     try:
         async for chunk in stream:
-            if chunk.usage is not None:
-                call.usage = chunk.usage
-            if chunk.finish_reason is not None:
-                call.finish_reason = chunk.finish_reason
+            _record_chunk(call, chunk)
             if chunk.text:
                 text_chunks += 1
-                if call.first_chunk_at is None:
-                    call.first_chunk_at = time.perf_counter()
                 if content:
                     parts.append(chunk.text)
             yield chunk
@@ -359,14 +354,57 @@ async def _traced_stream(
                 await aclose()
         call.finished_at = time.perf_counter()
         if call.usage is None and text_chunks:  # closed before the backend's final counts (an HTTP stream at join())
-            prompt = (getattr(plan, "prompt_tokens", None) or 0) if kind != "joiner" else 0  # the planner prompt
-            call.usage = Usage(prompt_tokens=prompt, completion_tokens=text_chunks)
+            call.usage = _estimated_usage(plan, kind, text_chunks)
             span.set_attribute("tinyplan.usage.estimated", True)
         model_now = model_name(backend)
         if model_now != model:  # the llama.cpp backend resolves its model file on the first request
             span.set_attribute("gen_ai.request.model", model_now)
             span.update_name(f"{operation} {model_now}")
         _end_model_span(span, call, "".join(parts) if content else None)
+
+
+def _request_attributes(
+    backend: Backend,
+    request: CompletionRequest,
+    kind: RequestKind,
+    plan: Plan,
+    *,
+    operation: str,
+    model: str,
+    content: bool,
+) -> dict[str, Any]:
+    """The attributes of a model request's span, known before the request is sent."""
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": operation,
+        "gen_ai.provider.name": provider_name(backend),
+        "gen_ai.request.model": model,
+        "gen_ai.request.max_tokens": request.max_tokens,
+        "gen_ai.request.temperature": request.temperature,
+        "tinyplan.request.kind": kind,
+        "tinyplan.plan.round": plan.round,
+        "tinyplan.request.grammar": request.grammar is not None,
+    }
+    if request.stop:
+        attributes["gen_ai.request.stop_sequences"] = list(request.stop)
+    if content:
+        attributes["gen_ai.input.messages"] = _input_messages(request)
+    return attributes
+
+
+def _record_chunk(call: ModelCall, chunk: Chunk) -> None:
+    """Note in ``call`` what a streamed chunk tells: usage, finish reason, the time of the first text."""
+    if chunk.usage is not None:
+        call.usage = chunk.usage
+    if chunk.finish_reason is not None:
+        call.finish_reason = chunk.finish_reason
+    if chunk.text and call.first_chunk_at is None:
+        call.first_chunk_at = time.perf_counter()
+
+
+def _estimated_usage(plan: Plan, kind: RequestKind, text_chunks: int) -> Usage:
+    """Usage of a stream closed before the backend's final counts: the planner prompt's tokens and one per chunk."""
+    prompt = (getattr(plan, "prompt_tokens", None) or 0) if kind != "joiner" else 0  # the planner prompt
+    return Usage(prompt_tokens=prompt, completion_tokens=text_chunks)
 
 
 def _end_model_span(span: Span, call: ModelCall, output: str | None) -> None:
@@ -403,8 +441,9 @@ def _error_type(result: TaskResult) -> str:
 
 @contextlib.contextmanager
 def tool_span(result: TaskResult) -> Iterator[None]:
-    """An ``execute_tool {name}`` span around one task's execution, current while its tool runs (so a tool's own
-    spans nest in it). ``join()`` gets none.
+    """An ``execute_tool {name}`` span around one task's execution (``join()`` gets none).
+
+    The span is current while its tool runs, so a tool's own spans nest in it.
 
     At the end it records the state, the ready-to-start wait, ``error.type`` when the task did not succeed, and
     (content capture only) the arguments and the result.
@@ -436,7 +475,7 @@ def tool_span(result: TaskResult) -> Iterator[None]:
 
 
 def _end_tool_span(span: Span, result: TaskResult, ready: float) -> None:
-    from tinyplan._executor import TaskState, observation_text
+    from tinyplan._types import TaskState, observation_text
 
     state = result.state if result.state.terminal else TaskState.CANCELLED
     span.set_attribute("tinyplan.task.state", state.value)

@@ -24,6 +24,7 @@ import docstring_parser
 import pydantic
 
 from tinyplan._errors import TinyplanError, ToolDefinitionError, ToolsetError
+from tinyplan._schema import schema_type_name
 from tinyplan._semantic import Semantic
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ OpenAIShape = Literal["chat", "responses"]
 RESERVED_NAMES = frozenset({"join"})
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ATTRIBUTE = "__tinyplan_tool__"
+_METHOD_ATTRIBUTE = "__tinyplan_method__"  # set on a `@tool` method: get_tool binds it to an instance
 
 
 class ToolArgumentError(TinyplanError, ValueError):
@@ -404,8 +406,9 @@ class Tool:
         return {p.name: getattr(model, f) for p, f in zip(self.parameters, self._fields, strict=True)}
 
     def check(self, args: Sequence[Any], kwargs: Mapping[str, Any], *, defer: Callable[[Any], bool]) -> None:
-        """Check a call before its values are known: like `validate`, but values for which ``defer(value)`` is true
-        (e.g. ones holding a ``$N`` reference) are only bound, not type-checked.
+        """Check a call before its values are known: like `validate`, but deferred values are not type-checked.
+
+        Values for which ``defer(value)`` is true (e.g. ones holding a ``$N`` reference) are only bound.
 
         Used to judge a plan statically (the evaluation harness's validation rate) without running it.
 
@@ -524,46 +527,67 @@ def _json_schema_type(
         if target is None or ref in _path:  # not a local definition, or a recursive one
             return Any
         return _json_schema_type(target, defs, _path | {ref}, _depth + 1)
+    found = _literal_type(schema)
+    if found is None:
+        found = _combined_type(schema, defs, _path, _depth)
+    if found is not None:
+        return found
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        if not kind:
+            return Any
+        return _union([_json_schema_type({**schema, "type": k}, defs, _path, _depth + 1) for k in kind])
+    return _kind_type(kind, schema, defs, _path, _depth)
+
+
+def _literal_type(schema: Mapping[str, Any]) -> Any:
+    """``Literal[...]`` of a schema's ``const`` or ``enum``; None when it has neither (with literal values)."""
     if "const" in schema and _is_literal_value(schema["const"]):
         return Literal[schema["const"]]
     if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
         values = tuple(v for v in schema["enum"] if _is_literal_value(v))
         if values:
             return Literal[values]  # type: ignore[valid-type]
+    return None
+
+
+def _combined_type(schema: Mapping[str, Any], defs: Mapping[str, Any], path: frozenset[str], depth: int) -> Any:
+    """The type of a schema's ``anyOf``/``oneOf`` (a union) or single-item ``allOf``; None when it has none."""
     for key in ("anyOf", "oneOf"):
         options = schema.get(key)
         if isinstance(options, list) and options:
             # keywords beside anyOf (e.g. a shared "type") apply to every option
             shared = {k: v for k, v in schema.items() if k not in (key, "description", "title", "default")}
             members = [
-                _json_schema_type({**shared, **o} if isinstance(o, Mapping) else o, defs, _path, _depth + 1)
+                _json_schema_type({**shared, **o} if isinstance(o, Mapping) else o, defs, path, depth + 1)
                 for o in options
             ]
             return _union(members)
     all_of = schema.get("allOf")
     if isinstance(all_of, list) and len(all_of) == 1:
-        return _json_schema_type(all_of[0], defs, _path, _depth + 1)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        if not kind:
-            return Any
-        return _union([_json_schema_type({**schema, "type": k}, defs, _path, _depth + 1) for k in kind])
-    if kind in ("string", "str"):
+        return _json_schema_type(all_of[0], defs, path, depth + 1)
+    return None
+
+
+def _kind_type(kind: Any, schema: Mapping[str, Any], defs: Mapping[str, Any], path: frozenset[str], depth: int) -> Any:
+    """The Python type of one JSON Schema ``type`` name (``Any`` for an unknown or missing one)."""
+    name = schema_type_name(kind)
+    if name == "string":
         semantic = Semantic.from_schema(schema)
         return str if semantic is None else Annotated[str, semantic]
-    if kind in ("integer", "int"):
-        return int
-    if kind in ("number", "float"):
-        return float
-    if kind in ("boolean", "bool"):
-        return bool
-    if kind == "null":
-        return type(None)
-    if kind in ("array", "list", "tuple"):
-        return list[_json_schema_type(schema.get("items"), defs, _path, _depth + 1)]  # type: ignore[misc]
-    if kind in ("object", "dict"):
-        return dict[str, Any]
-    return Any
+    if name == "array":
+        return list[_json_schema_type(schema.get("items"), defs, path, depth + 1)]  # type: ignore[misc]
+    return _SIMPLE_TYPES.get(name, Any) if name is not None else Any
+
+
+#: The Python type of each JSON Schema type name that needs no further look at the schema.
+_SIMPLE_TYPES: dict[str, Any] = {
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "null": type(None),
+    "object": dict[str, Any],
+}
 
 
 def _is_literal_value(value: Any) -> bool:
@@ -571,8 +595,10 @@ def _is_literal_value(value: Any) -> bool:
 
 
 def schema_type_text(schema: Any, defs: Mapping[str, Any] | None = None) -> str:
-    """A short, model-friendly type of a JSON Schema for a signature line: ``str``, ``list[int]``,
-    ``{city: str, temp_c: float}`` (an object's fields, so a plan can use ``$N.city``), ``Literal['a', 'b']``.
+    """A short, model-friendly type of a JSON Schema for a signature line.
+
+    For example ``str``, ``list[int]``, ``{city: str, temp_c: float}`` (an object's fields, so a plan can use
+    ``$N.city``), ``Literal['a', 'b']``.
 
     Texts longer than 200 characters fall back to the bare kind (``dict``, ``list``).
     """
@@ -619,9 +645,12 @@ def _schema_text(schema: Any, defs: Mapping[str, Any], path: frozenset[str], dep
 
 
 def strict_schema(schema: Any) -> Any:
-    """A copy of a JSON Schema in OpenAI's strict form (see `Tool.openai_schema`): every object lists all its
-    properties as ``required`` (optional ones made nullable) and has ``"additionalProperties": false``; ``default``
-    values are dropped. Applies to nested objects, array items, unions and ``$defs`` alike."""
+    """A copy of a JSON Schema in OpenAI's strict form (see `Tool.openai_schema`).
+
+    Every object lists all its properties as ``required`` (optional ones made nullable) and has
+    ``"additionalProperties": false``; ``default`` values are dropped. Applies to nested objects, array items, unions
+    and ``$defs`` alike.
+    """
     if isinstance(schema, list):
         return [strict_schema(s) for s in schema]
     if not isinstance(schema, Mapping):
@@ -689,8 +718,10 @@ def _nullable(schema: Any) -> Any:
 
 
 def _type_name(annotation: Any, *, semantic: bool = False) -> str:
-    """A short, model-friendly name of a type: ``str``, ``list[str]``, ``int | None``; with ``semantic``, a declared
-    semantic type's name in place of its base type (``list[phone number]``)."""
+    """A short, model-friendly name of a type: ``str``, ``list[str]``, ``int | None``.
+
+    With ``semantic``, a declared semantic type's name stands in place of its base type (``list[phone number]``).
+    """
     if annotation is type(None) or annotation is None:
         return "None"
     if annotation is Any:
@@ -742,6 +773,11 @@ def tool(
     The function is returned unchanged and stays callable as before; its `Tool` is attached and found with
     `get_tool`. (Style from pydantic-ai's ``@agent.tool``.)
 
+    A method (a function in a class body whose first parameter is ``self``) is a tool too: ``self`` is not a
+    parameter of the tool, and ``get_tool(instance.method)`` gives the tool bound to that instance (its calls go to
+    the instance's method); ``get_tool(Class.method)`` gives the declaration (name, schema, side effects), not
+    callable without an instance.
+
     Args:
         function: The function, when used bare.
         name: The name plans call it by (default: the function name).
@@ -754,9 +790,16 @@ def tool(
     """
 
     def decorate(fn: F) -> F:
-        built = Tool.from_function(fn, name=name, description=description, timeout=timeout, side_effects=side_effects)
+        method = _is_method(fn)
+        source = types.MethodType(fn, object()) if method else fn  # a method is read as bound: without ``self``
+        built = Tool.from_function(
+            source, name=name, description=description, timeout=timeout, side_effects=side_effects
+        )
+        built.function = fn
         try:
             setattr(fn, _ATTRIBUTE, built)
+            if method:
+                setattr(fn, _METHOD_ATTRIBUTE, True)
         except (AttributeError, TypeError) as exc:
             raise ToolDefinitionError(f"cannot attach tool metadata to {fn!r}: {exc}") from exc
         return fn
@@ -766,8 +809,22 @@ def tool(
     return decorate
 
 
+def _is_method(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is a function defined in a class body whose first parameter is ``self``."""
+    if not inspect.isfunction(fn):
+        return False
+    owner = fn.__qualname__.rpartition(".")[0]
+    if not owner or owner.endswith("<locals>"):
+        return False
+    first = next(iter(inspect.signature(fn).parameters.values()), None)
+    return first is not None and first.name == "self" and first.kind is first.POSITIONAL_OR_KEYWORD
+
+
 def get_tool(obj: Any) -> Tool:
     """The `Tool` of a function decorated with `@tool` (or a `Tool` itself).
+
+    For a `@tool` method taken from an instance (``get_tool(instance.method)``), a copy of the declared tool that
+    calls the bound method.
 
     Raises:
         ToolDefinitionError: ``obj`` is neither a tool nor a decorated function.
@@ -776,6 +833,10 @@ def get_tool(obj: Any) -> Tool:
         return obj
     found = getattr(obj, _ATTRIBUTE, None)
     if isinstance(found, Tool):
+        if inspect.ismethod(obj) and getattr(obj.__func__, _METHOD_ATTRIBUTE, False):
+            bound = copy.copy(found)  # the same name, schema and flags; its calls go to this instance
+            bound.function = obj
+            return bound
         return found
     raise ToolDefinitionError(f"{obj!r} is not a tool: decorate it with @tinyplan.tool")
 

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
-from tinyplan._executor import TaskResult, TaskState, build_graph
-from tinyplan._parser import Task
+from tinyplan._fetcher import build_graph
+from tinyplan._types import Task, TaskResult, TaskState
 
 if TYPE_CHECKING:
-    from tinyplan._planner import Plan, PlanResult
+    from tinyplan._telemetry import ModelCall
+    from tinyplan._types import Plan, PlanResult
 
 __all__ = ["Timeline", "chrome_trace", "mermaid", "timeline_text"]
 
@@ -82,101 +83,139 @@ def chrome_trace(result: PlanResult) -> dict[str, Any]:
         ``{"traceEvents": [...], "displayTimeUnit": "ms", "otherData": {...}}``; every B has its E on the same
         track, and the events of each track are in time order.
     """
-    origin = _origin(result)
+    trace = _ChromeTrace(result)
+    trace.add_requests()
+    trace.add_tasks()
+    trace.add_flows()
+    return trace.data()
 
-    def us(t: float) -> float:
-        return round((t - origin) * 1e6, 3)
 
-    events: list[dict[str, Any]] = [
-        {"ph": "M", "pid": _PID, "tid": 0, "name": "process_name", "args": {"name": f"tinyplan: {result.query}"}},
-        {"ph": "M", "pid": _PID, "tid": _MODEL_TID, "name": "thread_name", "args": {"name": "model"}},
-        {"ph": "M", "pid": _PID, "tid": _MODEL_TID, "name": "thread_sort_index", "args": {"sort_index": 0}},
-    ]
-    per_track: dict[int, list[dict[str, Any]]] = {_MODEL_TID: []}
+class _ChromeTrace:
+    """The events of one run's Chrome trace, built track by track (see `chrome_trace`)."""
 
-    def slice_(tid: int, name: str, start: float, end: float, cat: str, args: dict[str, Any] | None = None) -> None:
-        b: dict[str, Any] = {"ph": "B", "pid": _PID, "tid": tid, "name": name, "cat": cat, "ts": us(start)}
+    def __init__(self, result: PlanResult) -> None:
+        self.result = result
+        self.origin = _origin(result)
+        self.events: list[dict[str, Any]] = [
+            {"ph": "M", "pid": _PID, "tid": 0, "name": "process_name", "args": {"name": f"tinyplan: {result.query}"}},
+            {"ph": "M", "pid": _PID, "tid": _MODEL_TID, "name": "thread_name", "args": {"name": "model"}},
+            {"ph": "M", "pid": _PID, "tid": _MODEL_TID, "name": "thread_sort_index", "args": {"sort_index": 0}},
+        ]
+        self.per_track: dict[int, list[dict[str, Any]]] = {_MODEL_TID: []}
+        self.tids: dict[tuple[int, int], int] = {}
+        self.spans: dict[tuple[int, int], tuple[float, float]] = {}  # (round, idx) -> (start of its call or end, end)
+
+    def us(self, t: float) -> float:
+        """Microseconds from the run's start."""
+        return round((t - self.origin) * 1e6, 3)
+
+    def slice_(
+        self, tid: int, name: str, start: float, end: float, cat: str, args: dict[str, Any] | None = None
+    ) -> None:
+        """A B/E pair on track ``tid``; an end before the start is moved to the start."""
+        b: dict[str, Any] = {"ph": "B", "pid": _PID, "tid": tid, "name": name, "cat": cat, "ts": self.us(start)}
         if args:
             b["args"] = args
-        per_track[tid].append(b)
-        per_track[tid].append({"ph": "E", "pid": _PID, "tid": tid, "name": name, "cat": cat, "ts": us(max(end, start))})
+        self.per_track[tid].append(b)
+        end_us = self.us(max(end, start))
+        self.per_track[tid].append({"ph": "E", "pid": _PID, "tid": tid, "name": name, "cat": cat, "ts": end_us})
 
-    # the model track: requests in order (they never overlap: one model, one stream at a time)
-    for plan in result.plans:
-        for call in plan.requests:
-            end = call.finished_at if call.finished_at is not None else call.started_at
-            args: dict[str, Any] = {"round": call.round, "finish_reason": call.finish_reason}
-            if call.usage is not None:
-                args |= {"input_tokens": call.usage.prompt_tokens, "output_tokens": call.usage.completion_tokens}
-                if call.usage.cached_tokens is not None:
-                    args["cached_tokens"] = call.usage.cached_tokens
-            if call.error:
-                args["error"] = call.error
-            per_track[_MODEL_TID].append(
-                {"ph": "B", "pid": _PID, "tid": _MODEL_TID, "name": call.kind, "cat": "model",
-                 "ts": us(call.started_at), "args": args}
+    def add_requests(self) -> None:
+        """The model track: requests in order (they never overlap: one model, one stream at a time)."""
+        us = self.us
+        model_track = self.per_track[_MODEL_TID]
+        for plan in self.result.plans:
+            for call in plan.requests:
+                end = call.finished_at if call.finished_at is not None else call.started_at
+                model_track.append(
+                    {"ph": "B", "pid": _PID, "tid": _MODEL_TID, "name": call.kind, "cat": "model",
+                     "ts": us(call.started_at), "args": _request_args(call)}
+                )  # fmt: skip
+                first = call.first_chunk_at
+                if first is not None and call.started_at <= first <= end:
+                    self.slice_(_MODEL_TID, "prompt", call.started_at, first, "model")
+                    self.slice_(_MODEL_TID, "generate", first, end, "model")
+                model_track.append(
+                    {"ph": "E", "pid": _PID, "tid": _MODEL_TID, "name": call.kind, "cat": "model", "ts": us(end)}
+                )
+
+    def add_tasks(self) -> None:
+        """One track per task: ``waiting`` and the call; a ``parsed N`` instant on the model track."""
+        us, result = self.us, self.result
+        for n, (round_no, r) in enumerate(_tasks(result)):
+            tid = _FIRST_TASK_TID + n
+            self.tids[(round_no, r.task.idx)] = tid
+            self.per_track[tid] = []
+            name = f"{_label(len(result.plans), round_no, r.task.idx)} {r.task.name}"
+            self.events.append({"ph": "M", "pid": _PID, "tid": tid, "name": "thread_name", "args": {"name": name}})
+            self.events.append(
+                {"ph": "M", "pid": _PID, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": n + 1}}
+            )
+            queued = r.queued_at or self.origin
+            end = _end(r) or queued  # no end: not in a finished run; show the parse moment only
+            start = r.started_at if r.started_at is not None else end
+            self.per_track[_MODEL_TID].append(
+                {"ph": "i", "s": "t", "pid": _PID, "tid": _MODEL_TID, "name": f"parsed {r.task.idx}", "cat": "parse",
+                 "ts": us(queued)}
             )  # fmt: skip
-            first = call.first_chunk_at
-            if first is not None and call.started_at <= first <= end:
-                slice_(_MODEL_TID, "prompt", call.started_at, first, "model")
-                slice_(_MODEL_TID, "generate", first, end, "model")
-            per_track[_MODEL_TID].append(
-                {"ph": "E", "pid": _PID, "tid": _MODEL_TID, "name": call.kind, "cat": "model", "ts": us(end)}
+            if start > queued:
+                self.slice_(tid, "waiting", queued, start, "task")
+            args = {"call": r.resolved_text or r.task.text, "state": r.state.value, "reused": r.reused}
+            if r.error:
+                args["error"] = r.error
+            self.slice_(tid, r.task.text if r.started_at is not None else r.state.value, start, end, "task", args)
+            self.spans[(round_no, r.task.idx)] = (start, end)
+
+    def add_flows(self) -> None:
+        """Dependency flows: producer's end → consumer's start."""
+        us, spans, tids = self.us, self.spans, self.tids
+        flow_id = 0
+        edges = [(p.round, a, b) for p in self.result.plans for a, b in _edges(r.task for r in p.results)]
+        for round_no, dep, idx in edges:
+            producer, consumer = (round_no, dep), (round_no, idx)
+            if producer not in spans or consumer not in spans:  # join() has no track
+                continue
+            (p_start, p_end), (c_start, c_end) = spans[producer], spans[consumer]
+            flow_id += 1
+            s_ts = max(p_start, p_end - min(_EPS_US * 1e-6, (p_end - p_start) / 2))
+            f_ts = max(s_ts, min(c_end, c_start + min(_EPS_US * 1e-6, (c_end - c_start) / 2)))
+            common = {"pid": _PID, "name": f"${dep}", "cat": "dependency", "id": flow_id}
+            self.per_track[tids[producer]].append({"ph": "s", "tid": tids[producer], "ts": us(s_ts), **common})
+            self.per_track[tids[consumer]].append(
+                {"ph": "f", "bp": "e", "tid": tids[consumer], "ts": us(f_ts), **common}
             )
 
-    # one track per task
-    tasks = _tasks(result)
-    tids: dict[tuple[int, int], int] = {}
-    spans: dict[tuple[int, int], tuple[float, float]] = {}  # (round, idx) -> (start of its call or end, end)
-    for n, (round_no, r) in enumerate(tasks):
-        tid = _FIRST_TASK_TID + n
-        tids[(round_no, r.task.idx)] = tid
-        per_track[tid] = []
-        name = f"{_label(len(result.plans), round_no, r.task.idx)} {r.task.name}"
-        events.append({"ph": "M", "pid": _PID, "tid": tid, "name": "thread_name", "args": {"name": name}})
-        events.append({"ph": "M", "pid": _PID, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": n + 1}})
-        queued = r.queued_at or origin
-        end = _end(r) or queued  # no end: not in a finished run; show the parse moment only
-        start = r.started_at if r.started_at is not None else end
-        per_track[_MODEL_TID].append(
-            {"ph": "i", "s": "t", "pid": _PID, "tid": _MODEL_TID, "name": f"parsed {r.task.idx}", "cat": "parse",
-             "ts": us(queued)}
-        )  # fmt: skip
-        if start > queued:
-            slice_(tid, "waiting", queued, start, "task")
-        args = {"call": r.resolved_text or r.task.text, "state": r.state.value, "reused": r.reused}
-        if r.error:
-            args["error"] = r.error
-        slice_(tid, r.task.text if r.started_at is not None else r.state.value, start, end, "task", args)
-        spans[(round_no, r.task.idx)] = (start, end)
+    def data(self) -> dict[str, Any]:
+        """The trace-event data: the metadata, then each track's events in time order."""
+        events = list(self.events)
+        for track in self.per_track.values():
+            events.extend(_ordered(track))
+        result = self.result
+        return {
+            "traceEvents": events,
+            "displayTimeUnit": "ms",
+            "otherData": {"query": result.query, "status": result.status, "rounds": len(result.plans)},
+        }
 
-    # dependency flows: producer's end → consumer's start
-    flow_id = 0
-    edges = [(p.round, a, b) for p in result.plans for a, b in _edges(r.task for r in p.results)]
-    for round_no, dep, idx in edges:
-        producer, consumer = (round_no, dep), (round_no, idx)
-        if producer not in spans or consumer not in spans:  # join() has no track
-            continue
-        (p_start, p_end), (c_start, c_end) = spans[producer], spans[consumer]
-        flow_id += 1
-        s_ts = max(p_start, p_end - min(_EPS_US * 1e-6, (p_end - p_start) / 2))
-        f_ts = max(s_ts, min(c_end, c_start + min(_EPS_US * 1e-6, (c_end - c_start) / 2)))
-        common = {"pid": _PID, "name": f"${dep}", "cat": "dependency", "id": flow_id}
-        per_track[tids[producer]].append({"ph": "s", "tid": tids[producer], "ts": us(s_ts), **common})
-        per_track[tids[consumer]].append({"ph": "f", "bp": "e", "tid": tids[consumer], "ts": us(f_ts), **common})
 
-    for track in per_track.values():
-        events.extend(_ordered(track))
-    return {
-        "traceEvents": events,
-        "displayTimeUnit": "ms",
-        "otherData": {"query": result.query, "status": result.status, "rounds": len(result.plans)},
-    }
+def _request_args(call: ModelCall) -> dict[str, Any]:
+    """The ``args`` of a model request's slice: round, finish reason, token counts, error."""
+    args: dict[str, Any] = {"round": call.round, "finish_reason": call.finish_reason}
+    if call.usage is not None:
+        args |= {"input_tokens": call.usage.prompt_tokens, "output_tokens": call.usage.completion_tokens}
+        if call.usage.cached_tokens is not None:
+            args["cached_tokens"] = call.usage.cached_tokens
+    if call.error:
+        args["error"] = call.error
+    return args
 
 
 def _ordered(track: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A track's events in time order. The sort is stable and each track's events are made in time order within
-    each kind, so at equal times a slice that ends still ends before the next one begins."""
+    """A track's events in time order.
+
+    The sort is stable and each track's events are made in time order within each kind, so at equal times a slice
+    that ends still ends before the next one begins.
+    """
     return sorted(track, key=lambda e: float(e["ts"]))
 
 

@@ -1,5 +1,7 @@
-"""The command line's voice parts: ``tinyplan run --audio FILE`` transcribes before planning; ``tinyplan listen``
-records from the microphone until the speaker stops, then runs ``tinyplan run --audio`` on the recording.
+"""The command line's voice parts: ``tinyplan run --audio FILE`` and ``tinyplan listen``.
+
+``tinyplan run --audio FILE`` transcribes before planning; ``tinyplan listen`` records from the microphone until the
+speaker stops, then runs ``tinyplan run --audio`` on the recording.
 
 Imports of the voice extra happen inside the functions, so ``tinyplan --help`` needs none of it.
 """

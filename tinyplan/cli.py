@@ -27,10 +27,10 @@ from rich.text import Text
 from tinyplan._backend import Backend
 from tinyplan._errors import TinyplanError
 from tinyplan._events import Event, FinalAnswer, JoinDecided, PlanParseFailed, Replanning, TaskParsed, Token
-from tinyplan._executor import TaskResult, TaskState, observation_text
-from tinyplan._planner import Plan, Planner, PlanResult, check_request_text
+from tinyplan._planner import Planner, check_request_text
 from tinyplan._tools import Toolset, as_toolset
 from tinyplan._trace import Timeline, mermaid
+from tinyplan._types import Plan, PlanResult, TaskResult, TaskState, observation_text
 
 __all__ = ["main"]
 
@@ -146,24 +146,27 @@ def _make_backend(
     openai: str | None,
     openai_model: str | None,
     grammar_format: str | None = None,
+    lora: str | os.PathLike[str] | None = None,
 ) -> Backend:
-    from tinyplan.backends import LlamaServerBackend, OpenAICompatibleBackend
-    from tinyplan.backends._default_run import default_run_backend
+    """`tinyplan.backends.make_backend` with ``tinyplan run``'s settings (the ``run`` profile, shared with
+    ``tinyplan model install``, which warms its prompt cache); misuse of the options is a usage error."""
+    from tinyplan.backends import make_backend
 
     if server and openai:
         raise click.UsageError("give --server or --openai, not both")
     if grammar_format and not openai:
         raise click.UsageError("--grammar-format is an option of --openai")
-    if server:
-        return LlamaServerBackend(server)
-    if openai:
-        return OpenAICompatibleBackend(
-            openai,
-            model=openai_model,
-            api_key=os.environ.get("OPENAI_API_KEY"),
-            grammar_format=grammar_format,  # type: ignore[arg-type]
-        )
-    return default_run_backend(model)  # shared with `tinyplan model install`, which warms its prompt cache
+    if lora is not None and (server or openai):
+        raise click.UsageError("--lora applies to the in-process model; start the server with its adapter (--lora)")
+    return make_backend(
+        model,
+        server=server,
+        openai=openai,
+        openai_model=openai_model if openai else None,
+        grammar_format=grammar_format,
+        lora=lora,
+        profile="run",
+    )
 
 
 def _bank(spec: str, k: int, *, mac: bool) -> Any:
@@ -282,6 +285,18 @@ def main() -> None:
     "Mac toolset's packaged bank with the Mac toolset) or 'none'.",
 )
 @click.option("--bank-k", type=click.IntRange(0, 20), default=3, show_default=True, help="Bank examples per request.")
+@click.option(
+    "--lora",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A GGUF LoRA adapter for the model (tinyplan finetune's adapter.gguf); implies --no-examples.",
+)
+@click.option(
+    "--examples/--no-examples",
+    "show_examples",
+    default=None,
+    help="Show the toolset's in-context example plans in the prompt (default: yes, except with --lora: a fine-tuned "
+    "model needs none, and a prompt without them is shorter).",
+)
 @click.option("--dry-run", is_flag=True, help="Only write the plan; run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the PlanResult as JSON instead of the live view.")
 @click.option("-v", "--verbose", count=True, help="Show more (joiner thoughts, full observations, timings).")
@@ -308,6 +323,8 @@ def run(
     graph: bool,
     bank_spec: str,
     bank_k: int,
+    lora: Path | None,
+    show_examples: bool | None,
     dry_run: bool,
     as_json: bool,
     verbose: int,
@@ -341,7 +358,7 @@ def run(
             from tinyplan.rag import EmbeddingRetriever
 
             retriever = EmbeddingRetriever()  # a missing extra raises with the install hint
-        backend = _make_backend(model, server, openai, openai_model, grammar_format)
+        backend = _make_backend(model, server, openai, openai_model, grammar_format, lora)
         from tinyplan.backends._default_run import default_run_planner
 
         planner = default_run_planner(
@@ -354,6 +371,10 @@ def run(
             relevance_check=relevance_check,
             self_check=self_check,
         )
+        if not (lora is None if show_examples is None else show_examples):
+            from tinyplan._prompt_profiles import without_examples
+
+            planner.renderer = without_examples(planner.renderer)  # the prompt a fine-tuned model learned from
         planner.renderer = planner.renderer.with_bank(_bank(bank_spec, bank_k, mac=toolset_spec is None))
         anyio.run(_run_async, planner, backend, request, dry_run, as_json, verbose, trace_path, graph)
 
@@ -550,3 +571,4 @@ _register_eval()
 _register_mcp()
 _register_voice()
 _register_synth()
+main.add_command(importlib.import_module("tinyplan._finetune_cli").finetune_command, "finetune")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from tinyplan import CompletionRequest
-from tinyplan._parser import Interpolated, Ref, parse_plan
+from tinyplan._parser import parse_plan
+from tinyplan._types import Interpolated, Ref
 
 
 def plan_of(request: CompletionRequest) -> str:

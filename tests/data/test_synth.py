@@ -18,7 +18,7 @@ from tinyplan.data import (
     split_of,
     synthesize,
 )
-from tinyplan.eval._datasets import load_jsonl
+from tinyplan.eval.datasets import load_jsonl
 
 
 @pytest.mark.anyio

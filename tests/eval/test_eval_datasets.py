@@ -205,7 +205,7 @@ def test_teval_data_edges_follow_a_value_to_where_it_came_from() -> None:
 
 
 def test_teval_data_dependencies_rule() -> None:
-    from tinyplan.eval._datasets import _teval_data_dependencies
+    from tinyplan.eval.datasets._teval import _data_dependencies as _teval_data_dependencies
 
     search = GoldCall(idx=1, tool="search", args={"place": "Rome"}, dependencies=())
     details = GoldCall(idx=2, tool="details", args={"id": 4711}, dependencies=(1,))
@@ -239,7 +239,7 @@ def test_teval_dependent_slice() -> None:
 
 
 def test_teval_unknown_edges_are_rejected_before_reading_data(tmp_path: Path) -> None:
-    from tinyplan.eval._datasets import load_teval
+    from tinyplan.eval.datasets import load_teval
 
     with pytest.raises(EvalDataError, match="unknown T-Eval edges 'prev'"):
         load_teval(edges="prev", root=tmp_path)

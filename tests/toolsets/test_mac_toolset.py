@@ -21,6 +21,7 @@ from tinyplan import (
     TaskState,
     Toolset,
     ToolsetError,
+    get_tool,
     parse_plan,
 )
 from tinyplan.toolsets import mac_toolset as reexported
@@ -30,11 +31,13 @@ from tinyplan.toolsets.mac import (
     SIDE_EFFECT_TOOLS,
     MacOSDriver,
     MacToolError,
+    MacTools,
     PortableDriver,
     copy_sample_home,
     default_home,
     mac_examples,
     mac_instructions,
+    mac_tools,
     mac_toolset,
     sample_home_path,
     select_driver,
@@ -156,6 +159,35 @@ def test_names_order_types_and_side_effects(tools: Toolset) -> None:
         == "Search for a contact by name.\nReturns the phone number of the contact."
     )
     assert reexported is mac_toolset
+
+
+def test_the_tools_are_the_tool_methods_of_mac_tools(home: Path) -> None:
+    assert {
+        "create_calendar_event",
+        "compose_new_email",
+        "reply_to_email",
+        "forward_email",
+        "create_note",
+        "append_note_content",
+        "create_reminder",
+        "send_sms",
+        "get_zoom_meeting_link",
+    } == SIDE_EFFECT_TOOLS
+    driver = PortableDriver(home)
+    methods = MacTools(driver)
+    built = methods.tools()
+    assert [t.name for t in built] == list(MAC_TOOL_NAMES) == [t.name for t in mac_tools(driver)]
+    for t in built:
+        declared = get_tool(getattr(MacTools, t.name))  # the @tool declaration on the class
+        assert t.function == getattr(methods, t.name) and t.function.__self__ is methods
+        assert (t.signature(semantic=True), t.description, t.json_schema(), t.side_effects) == (
+            declared.signature(semantic=True),
+            declared.description,
+            declared.json_schema(),
+            declared.side_effects,
+        )
+        assert declared.side_effects == (t.name in SIDE_EFFECT_TOOLS)
+    assert methods.driver is driver and mac_tools(driver)[0].function.__self__ is not methods  # one state per build
 
 
 def test_every_example_parses_with_the_toolset(tools: Toolset) -> None:

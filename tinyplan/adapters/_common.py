@@ -1,9 +1,14 @@
-"""What every framework adapter shares: tinyplan as one tool (request in, answer and plan out), and imported tools'
-plan-safe names and side-effect flags."""
+"""What every framework adapter shares.
+
+That is tinyplan as one tool (request in, answer and plan out), and imported tools' plan-safe names and side-effect
+flags.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Collection
+from typing import Any
 
 import anyio
 from typing_extensions import TypedDict  # pydantic (pydantic-ai) reads only these on Python < 3.12
@@ -12,9 +17,10 @@ from tinyplan._planner import Planner
 
 __all__ = [
     "DEFAULT_NAME",
-    "PlannerOutput",
     "REQUEST_DESCRIPTION",
+    "PlannerOutput",
     "has_side_effects",
+    "import_framework",
     "install_hint",
     "planner_description",
     "run_planner",
@@ -27,8 +33,11 @@ REQUEST_DESCRIPTION = "The whole request in plain words, e.g. 'Text Sid that the
 
 
 class PlannerOutput(TypedDict):
-    """What tinyplan returns as a tool: the ``answer`` (None when the run ended without one), the run's ``status``
-    (``answered``, ``replan_limit``, ``join_failed``), the last ``plan``'s text and the ``error`` when not answered."""
+    """What tinyplan returns as a tool.
+
+    The ``answer`` (None when the run ended without one), the run's ``status`` (``answered``, ``replan_limit``,
+    ``join_failed``), the last ``plan``'s text and the ``error`` when not answered.
+    """
 
     answer: str | None
     status: str
@@ -70,3 +79,21 @@ def has_side_effects(side_effects: bool | Collection[str], *names: str) -> bool:
 
 def install_hint(package: str, pip_name: str) -> str:
     return f"{package} is not installed: pip install '{pip_name}'"
+
+
+def import_framework(module: str, name: str, package: str, pip_name: str) -> Any:
+    """``from module import name``, for an adapter that builds a framework's own object.
+
+    Args:
+        module: The framework module, e.g. ``langchain_core.tools``.
+        name: What to take from it, e.g. ``StructuredTool``.
+        package: The framework's name in the message, e.g. ``langchain-core``.
+        pip_name: What to ``pip install`` for it.
+
+    Raises:
+        ImportError: The framework is not installed (the message says what to install).
+    """
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:  # ``from module import name`` reports a missing name as ImportError
+        raise ImportError(install_hint(package, pip_name)) from exc

@@ -22,7 +22,7 @@ from tinyplan.adapters._common import (
     DEFAULT_NAME,
     REQUEST_DESCRIPTION,
     has_side_effects,
-    install_hint,
+    import_framework,
     planner_description,
     run_planner,
     run_planner_sync,
@@ -39,7 +39,7 @@ class _RequestArgs(pydantic.BaseModel):
 
 
 def langchain_tool(planner: Planner, *, name: str = DEFAULT_NAME, description: str | None = None) -> StructuredTool:
-    """tinyplan as a LangChain ``StructuredTool``: ``{"request": ...}`` in, a `PlannerOutput` dict out.
+    """The planner as a LangChain ``StructuredTool``: ``{"request": ...}`` in, a `PlannerOutput` dict out.
 
     Both ``invoke`` (runs its own event loop) and ``ainvoke`` work.
 
@@ -51,10 +51,9 @@ def langchain_tool(planner: Planner, *, name: str = DEFAULT_NAME, description: s
     Raises:
         ImportError: ``langchain-core`` is not installed (the message says what to install).
     """
-    try:
-        from langchain_core.tools import StructuredTool
-    except ImportError as exc:
-        raise ImportError(install_hint("langchain-core", "langchain-core")) from exc
+    structured_tool: type[StructuredTool] = import_framework(
+        "langchain_core.tools", "StructuredTool", "langchain-core", "langchain-core"
+    )
 
     def run(request: str) -> dict[str, Any]:
         return dict(run_planner_sync(planner, request))
@@ -62,7 +61,7 @@ def langchain_tool(planner: Planner, *, name: str = DEFAULT_NAME, description: s
     async def arun(request: str) -> dict[str, Any]:
         return dict(await run_planner(planner, request))
 
-    return StructuredTool.from_function(
+    return structured_tool.from_function(
         func=run,
         coroutine=arun,
         name=name,

@@ -6,7 +6,7 @@ Importing pydantic-ai tools is duck-typed (it reads ``name``, ``description``, `
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tinyplan._errors import ToolDefinitionError
@@ -17,7 +17,7 @@ from tinyplan.adapters._common import (
     DEFAULT_NAME,
     PlannerOutput,
     has_side_effects,
-    install_hint,
+    import_framework,
     planner_description,
     run_planner,
 )
@@ -31,7 +31,7 @@ __all__ = ["pydantic_ai_tool", "toolset_from_pydantic_ai"]
 def pydantic_ai_tool(
     planner: Planner, *, name: str = DEFAULT_NAME, description: str | None = None
 ) -> pydantic_ai.Tool[Any]:
-    """tinyplan as a pydantic-ai ``Tool`` for an ``Agent(tools=[...])``: ``request`` in, a `PlannerOutput` out.
+    """The planner as a pydantic-ai ``Tool`` for an ``Agent(tools=[...])``: ``request`` in, a `PlannerOutput` out.
 
     Args:
         planner: The planner to run.
@@ -41,10 +41,9 @@ def pydantic_ai_tool(
     Raises:
         ImportError: ``pydantic-ai`` is not installed (the message says what to install).
     """
-    try:
-        from pydantic_ai import Tool as PydanticAITool
-    except ImportError as exc:
-        raise ImportError(install_hint("pydantic-ai", "pydantic-ai-slim")) from exc
+    tool_class: Callable[..., pydantic_ai.Tool[Any]] = import_framework(
+        "pydantic_ai", "Tool", "pydantic-ai", "pydantic-ai-slim"
+    )
 
     async def run(request: str) -> PlannerOutput:
         """Plan and run a request.
@@ -54,7 +53,7 @@ def pydantic_ai_tool(
         """
         return await run_planner(planner, request)
 
-    return PydanticAITool(run, name=name, description=description or planner_description(planner), takes_ctx=False)
+    return tool_class(run, name=name, description=description or planner_description(planner), takes_ctx=False)
 
 
 def toolset_from_pydantic_ai(

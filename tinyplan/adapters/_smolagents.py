@@ -17,7 +17,7 @@ __all__ = ["smolagents_tool"]
 
 
 def smolagents_tool(planner: Planner, *, name: str = DEFAULT_NAME, description: str | None = None) -> Any:
-    """tinyplan as a smolagents ``Tool`` instance: ``request`` (a string) in, a `PlannerOutput` dict out.
+    """The planner as a smolagents ``Tool`` instance: ``request`` (a string) in, a `PlannerOutput` dict out.
 
     smolagents calls tools synchronously; each call runs the planner in its own event loop.
 

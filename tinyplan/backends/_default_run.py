@@ -34,6 +34,7 @@ def default_run_backend(
     *,
     prompt_cache: str | os.PathLike[str] | bool = True,
     preload: bool = True,
+    n_ctx: int = RUN_CONTEXT,
     **options: Any,
 ) -> LlamaCppBackend:
     """The in-process backend of ``tinyplan run`` (the default model unless ``model`` names another).
@@ -43,9 +44,10 @@ def default_run_backend(
         prompt_cache: The disk prompt cache (see `LlamaCppBackend`): True for the default folder.
         preload: Start loading the model in the background at once (`LlamaCppBackend.start_loading`): the load
             overlaps building the toolset, the planner and its grammar.
-        options: More `LlamaCppBackend` options that do not change the prompt cache (e.g. ``speculative``).
+        n_ctx: The context in tokens (`RUN_CONTEXT`).
+        options: More `LlamaCppBackend` options (e.g. ``speculative``; ``lora``, which the prompt cache keys on).
     """
-    backend = LlamaCppBackend(model, n_ctx=RUN_CONTEXT, prompt_cache=prompt_cache, **options)
+    backend = LlamaCppBackend(model, n_ctx=n_ctx, prompt_cache=prompt_cache, **options)
     if preload:
         backend.start_loading()
     return backend

@@ -1,5 +1,6 @@
-"""Greedy decoding for in-process llama.cpp: the grammar checked on the chosen token first, and prompt-lookup
-speculative decoding.
+"""Greedy decoding for in-process llama.cpp: the grammar checked on the chosen token first, and prompt lookup.
+
+Prompt lookup is a kind of speculative decoding.
 
 llama-cpp-python samples through a llama.cpp sampler chain that applies a GBNF grammar to all ~152k candidate tokens
 before picking one, at every step: about 30 % of the default model's decoding time with the plan grammar. For greedy
@@ -37,8 +38,10 @@ llama-cpp-python's ``LlamaDraftModel`` interface (``LlamaPromptLookupDecoding`` 
 
 @dataclass(frozen=True, slots=True)
 class PromptLookup:
-    """N-gram drafts from the prompt and the text so far: the most recent earlier occurrence of the last
-    ``ngram_max`` tokens (then of fewer, down to ``ngram_min``), and the tokens that followed it.
+    """N-gram drafts from the prompt and the text so far.
+
+    A draft is what followed the most recent earlier occurrence of the last ``ngram_max`` tokens (then of fewer, down
+    to ``ngram_min``).
 
     Unlike llama-cpp-python's ``LlamaPromptLookupDecoding``, which takes the earliest occurrence (in a planner prompt,
     usually the tool list), the latest one is taken: the examples and the request come last.

@@ -25,10 +25,11 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
+from tinyplan._backend import Backend
 from tinyplan._errors import BackendError, BackendStreamError, BackendTimeoutError, BackendUnavailableError
 
 __all__ = ["DONE", "HttpBackendBase", "iter_sse_json", "map_http_error", "raise_for_status"]
@@ -63,8 +64,11 @@ def map_http_error(exc: Exception, *, url: str) -> BackendError:
 
 
 def _error_message(body: bytes) -> str:
-    """The server's own error message from an error body: ``{"error": {"message": ...}}``, ``{"error": "..."}``,
-    ``{"detail": ...}`` (FastAPI) or the raw text."""
+    """The server's own error message from an error body.
+
+    Read from ``{"error": {"message": ...}}``, ``{"error": "..."}``, ``{"detail": ...}`` (FastAPI), else the raw
+    text.
+    """
     text = body.decode("utf-8", errors="replace").strip()
     try:
         data = json.loads(text)
@@ -158,7 +162,7 @@ def _parse_event(data: str, *, url: str) -> dict[str, Any] | str:
     return event
 
 
-class HttpBackendBase:
+class HttpBackendBase(Backend):
     """An httpx client with the shared fault mapping; base of the HTTP backends.
 
     Args:
@@ -232,8 +236,3 @@ class HttpBackendBase:
         if self._owns_client:
             await self._client.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()

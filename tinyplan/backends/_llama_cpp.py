@@ -45,7 +45,7 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
-from tinyplan._backend import Chunk, CompletionRequest, Message, Usage
+from tinyplan._backend import Backend, Chunk, CompletionRequest, Message, Usage
 from tinyplan._errors import BackendStreamError, BackendUnavailableError, TinyplanError
 from tinyplan._model import resolve_model
 from tinyplan.backends._greedy import DecodeStats, Drafter, PromptLookup, greedy_tokens
@@ -114,7 +114,7 @@ def _common_prefix(a: Any, b: list[int]) -> int:
     return n
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(Backend):
     """llama.cpp in this process (llama-cpp-python), with the model kept loaded and its prompt cache reused.
 
     Constructing the backend is cheap; the model is loaded (in a worker thread) on the first request, or by `load`.
@@ -137,6 +137,8 @@ class LlamaCppBackend:
         fast_sampling: Greedy requests pick the highest-scoring token and check only it against the grammar
             (llama-server's order). False: llama-cpp-python's own sampler chain (the grammar filters every candidate
             at every step; the default until its token-for-token test passes); then ``speculative`` is ignored.
+        lora: A GGUF LoRA adapter applied to the model (llama-cpp-python's ``lora_path``; e.g. the
+            ``adapter.gguf`` of ``tinyplan finetune``). The prompt cache keys on the adapter file too.
 
     Attributes:
         supports_grammar: True: GBNF grammars are applied.
@@ -169,8 +171,10 @@ class LlamaCppBackend:
         prompt_cache: str | os.PathLike[str] | bool = True,
         speculative: bool | Drafter = False,
         fast_sampling: bool = False,
+        lora: str | os.PathLike[str] | None = None,
     ) -> None:
         self._model_arg = model
+        self.lora = Path(lora) if lora is not None else None
         if prompt_cache is True:
             self.prompt_cache: PromptCache | None = PromptCache(default_prompt_cache_dir())
         elif prompt_cache is False:
@@ -211,7 +215,20 @@ class LlamaCppBackend:
             self.n_threads,
             self.n_batch,
             tuple(sorted(self.llama_kwargs.items())),
+            self._lora_identity(),
         )
+
+    def _lora_identity(self) -> str | None:
+        """The adapter file's identity (path, size, mtime) for the slot and prompt-cache keys; None without one.
+
+        Raises:
+            BackendUnavailableError: The adapter file does not exist.
+        """
+        if self.lora is None:
+            return None
+        if not self.lora.is_file():
+            raise BackendUnavailableError(f"LoRA adapter {self.lora} does not exist")
+        return model_identity(self.lora)
 
     # -------------------------------------------------------------------------------------- worker-thread side
     def _loaded(self) -> Any:
@@ -229,10 +246,12 @@ class LlamaCppBackend:
                 n_threads_batch=self.n_threads,
                 n_batch=self.n_batch,
                 verbose=False,
+                **({"lora_path": str(self.lora)} if self.lora is not None else {}),
                 **self.llama_kwargs,
             )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise BackendUnavailableError(f"llama.cpp cannot load {self.model_path}: {exc}") from exc
+            with_lora = f" with the LoRA adapter {self.lora}" if self.lora is not None else ""
+            raise BackendUnavailableError(f"llama.cpp cannot load {self.model_path}{with_lora}: {exc}") from exc
         _SLOT.key, _SLOT.llm = key, llm
         return llm
 
@@ -412,6 +431,8 @@ class LlamaCppBackend:
         """The prompt-cache key: llama.cpp build, model file, KV-relevant settings, static text and tokens."""
         assert self.prompt_cache is not None
         settings = {k: _settings_value(v) for k, v in self.llama_kwargs.items() if k not in _NOT_IN_KV}
+        if self.lora is not None:
+            settings["lora"] = self._lora_identity()  # an adapter changes every layer's keys and values
         return self.prompt_cache.key(
             model_id=model_identity(self.model_path),
             runtime=str(getattr(llama_cpp, "__version__", "?")),

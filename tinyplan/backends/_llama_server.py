@@ -236,9 +236,9 @@ class LlamaServerProcess:
                 ...
 
     The command is ``llama-server --model FILE --host HOST --port PORT --threads N --threads-batch N --ctx-size C
-    --parallel 1 --no-webui``, the speculation arguments, then ``extra_args``. One slot (``--parallel 1``) keeps the
-    whole context for one client and makes every request reuse the previous prompt's KV cache. Output goes to
-    `log_path`.
+    --parallel 1 --no-webui``, ``--lora ADAPTER`` when given, the speculation arguments, then ``extra_args``. One
+    slot (``--parallel 1``) keeps the whole context for one client and makes every request reuse the previous
+    prompt's KV cache. Output goes to `log_path`.
 
     Args:
         model: The GGUF file (see `tinyplan.resolve_model`).
@@ -251,6 +251,8 @@ class LlamaServerProcess:
             `NGRAM_SPECULATION`, a sequence gives the arguments, False none. The output is the plain greedy output;
             see docs/backends.md, "Latency".
         extra_args: More command-line arguments.
+        lora: A GGUF LoRA adapter the server applies to the model (``--lora``; e.g. the ``adapter.gguf`` of
+            ``tinyplan finetune``).
         startup_timeout: Seconds to wait for ``/health`` to answer 200 (model loading).
 
     Attributes:
@@ -270,8 +272,10 @@ class LlamaServerProcess:
         speculative: bool | Sequence[str] = False,
         extra_args: Sequence[str] = (),
         startup_timeout: float = 120.0,
+        lora: str | os.PathLike[str] | None = None,
     ) -> None:
         self.model = Path(model)
+        self.lora = Path(lora) if lora is not None else None
         self.binary = Path(binary) if binary is not None else None
         self.host = host
         self.port = port
@@ -326,6 +330,7 @@ class LlamaServerProcess:
             "--parallel",
             "1",
             "--no-webui",
+            *(("--lora", str(self.lora)) if self.lora is not None else ()),
             *self.speculation_args,
             *self.extra_args,
         ]
@@ -350,6 +355,8 @@ class LlamaServerProcess:
             return self
         if not self.model.is_file():
             raise BackendUnavailableError(f"model file {self.model} does not exist")
+        if self.lora is not None and not self.lora.is_file():
+            raise BackendUnavailableError(f"LoRA adapter {self.lora} does not exist")
         cmd = self.command()
         fd, log_name = tempfile.mkstemp(prefix="tinyplan-llama-server-", suffix=".log")
         self.log_path = Path(log_name)

@@ -1,5 +1,6 @@
-"""A backend for any OpenAI-compatible HTTP server: vLLM, SGLang, Ollama, LM Studio, llama-cpp-python's server,
-llama-server's ``/v1`` API, hosted APIs.
+"""A backend for any OpenAI-compatible HTTP server.
+
+Such as vLLM, SGLang, Ollama, LM Studio, llama-cpp-python's server, llama-server's ``/v1`` API and hosted APIs.
 
 Completion requests (``prompt``) go to ``POST {base_url}/completions``, chat requests (``messages``) to
 ``POST {base_url}/chat/completions``, both with ``stream: true`` (server-sent events, ``data: [DONE]`` at the end).
@@ -50,8 +51,11 @@ def _int(value: Any) -> int | None:
 
 
 def _put(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    """Set ``value`` at ``path`` in ``body``, copying the objects on the way: an object from ``extra_body`` (a
-    ``structured_outputs`` with other options) keeps its other keys and is not changed itself."""
+    """Set ``value`` at ``path`` in ``body``, copying the objects on the way.
+
+    An object from ``extra_body`` (a ``structured_outputs`` with other options) keeps its other keys and is not
+    changed itself.
+    """
     node = body
     for key in path[:-1]:
         inner = node.get(key)
@@ -61,8 +65,10 @@ def _put(body: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 
 def usage_from_openai(event: Mapping[str, Any]) -> Usage | None:
-    """`Usage` from an OpenAI-style event's ``usage`` object (with ``prompt_tokens_details.cached_tokens`` when
-    given), completed by llama-server's ``timings.cache_n``; None if the event has no usage."""
+    """`Usage` from an OpenAI-style event's ``usage`` object; None if the event has no usage.
+
+    ``prompt_tokens_details.cached_tokens`` is read when given, else llama-server's ``timings.cache_n``.
+    """
     usage = event.get("usage")
     if not isinstance(usage, dict):
         return None

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tinyplan._errors import PlanParseError, TinyplanError
-from tinyplan._parser import END_OF_PLAN, parse_plan
+from tinyplan._parser import parse_plan
+from tinyplan._syntax import END_OF_PLAN
 from tinyplan.data._sanity import content_words
 from tinyplan.data._store import read_examples
 
@@ -87,8 +88,10 @@ class BankExample:
 
 
 class BM25:
-    """Okapi BM25 over short texts, as Lucene scores it: ``idf * tf / (tf + k1 * (1 - b + b * len / avglen))`` with
-    ``idf = ln(1 + (N - df + 0.5) / (df + 0.5))`` (the same scores as bm25s's ``method="lucene"``).
+    """Okapi BM25 over short texts, as Lucene scores it (the same scores as bm25s's ``method="lucene"``).
+
+    A score is ``idf * tf / (tf + k1 * (1 - b + b * len / avglen))`` with ``idf = ln(1 + (N - df + 0.5) / (df +
+    0.5))``.
 
     Args:
         texts: The documents.
@@ -259,9 +262,11 @@ class ExampleBank:
     def search(
         self, query: str, tools: Iterable[str] | None = None, *, k: int | None = None
     ) -> list[tuple[BankExample, float]]:
-        """The ``k`` examples most similar to ``query``, best first, among those whose tools are all in ``tools``
-        (None: any). An example whose request is the query itself is left out (it would give the answer away), and
-        so is one with a BM25 score of 0 (no word in common)."""
+        """The ``k`` examples most similar to ``query``, best first, among those whose tools are all in ``tools``.
+
+        ``tools`` None allows any. An example whose request is the query itself is left out (it would give the answer
+        away), and so is one with a BM25 score of 0 (no word in common).
+        """
         k = self.k if k is None else k
         if k <= 0 or not self.examples:
             return []
@@ -278,8 +283,10 @@ class ExampleBank:
         return [(self.examples[i], s) for s, i in ranked[:k]]
 
     def examples_for(self, query: str, tools: Sequence[str]) -> list[str]:
-        """The `tinyplan.ExampleSource` hook: the ``k`` closest eligible examples' texts, the closest last (nearest
-        the question)."""
+        """The `tinyplan.ExampleSource` hook: the ``k`` closest eligible examples' texts.
+
+        The closest comes last (nearest the question).
+        """
         return [e.text for e, _ in reversed(self.search(query, tools))]
 
 

@@ -30,17 +30,14 @@ def _toolset(spec: str) -> Toolset:
 
 
 def _backend(model: str | None, server: str | None, openai: str | None, openai_model: str | None) -> Backend:
-    from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, OpenAICompatibleBackend
+    """`tinyplan.backends.make_backend` for ``tinyplan synth`` (no disk prompt cache: each request differs)."""
+    from tinyplan.backends import make_backend
 
     if server and openai:
         raise click.UsageError("give --server or --openai, not both")
-    if server:
-        return LlamaServerBackend(server)
-    if openai:
-        import os
-
-        return OpenAICompatibleBackend(openai, model=openai_model, api_key=os.environ.get("OPENAI_API_KEY"))
-    return LlamaCppBackend(model, n_ctx=4096, n_threads=None, prompt_cache=False)
+    if server or openai:
+        return make_backend(server=server, openai=openai, openai_model=openai_model if openai else None)
+    return make_backend(model, n_ctx=4096, prompt_cache=False)
 
 
 def _fail(exc: Exception, debug: bool) -> None:
@@ -88,8 +85,10 @@ def synth_group(
     progress: bool,
     debug: bool,
 ) -> None:
-    """Synthesize checked (request, plan) examples for a toolset (plan-first with a small local model, or
-    request-first with a strong generator), appending to a JSONL file; subcommands export and summarize them.
+    """Synthesize checked (request, plan) examples for a toolset, appending to a JSONL file.
+
+    Plan-first with a small local model, or request-first with a strong generator; subcommands export and summarize
+    them.
 
     Example: tinyplan synth -n 200 --out mac-bank.jsonl
     """

@@ -24,7 +24,8 @@ def bank_cases(
     Each case offers the whole toolset (default: the Mac toolset, with its rules and hand-written examples, for a
     ``mac`` file; otherwise only the tools the record lists), so the model chooses among all tools as it would.
     """
-    from tinyplan.eval._datasets import EvalCase, _gold_from_plan, _sanitized_tools
+    from tinyplan.eval.datasets._case import EvalCase, gold_from_plan
+    from tinyplan.eval.datasets._schemas import sanitized_tools
 
     records = read_examples(path, splits=tuple(splits))
     if limit is not None:
@@ -48,14 +49,14 @@ def bank_cases(
         else:
             schemas = list(record["tools"])
         where = f"{path}:{record.get('id', number)}"
-        tools, name_map = _sanitized_tools(schemas, where)
+        tools, name_map = sanitized_tools(schemas, where)
         cases.append(
             EvalCase(
                 id=str(record.get("id", number)),
                 dataset=f"synth:{name}:{'+'.join(splits)}",
                 request=str(record["request"]),
                 tools=tools,
-                gold=_gold_from_plan(str(record["plan"]), tools, where),
+                gold=gold_from_plan(str(record["plan"]), tools, where),
                 name_map=name_map,
                 instructions=instructions,
                 examples=examples,

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from tinyplan._parser import END_OF_PLAN
 from tinyplan._prompt import ExampleSource, PromptRenderer
+from tinyplan._syntax import END_OF_PLAN
 from tinyplan._tools import Toolset
 from tinyplan.data._store import read_examples
 

@@ -51,8 +51,10 @@ class SynthProfile:
     goal_weights: dict[str, float] | None = None
 
     def checker(self, toolset: Toolset, **options: Any) -> ExampleChecker:
-        """The `ExampleChecker` of this profile for ``toolset`` (its known values: the pools' contacts, with their
-        first names, files and places)."""
+        """The `ExampleChecker` of this profile for ``toolset``.
+
+        Its known values are the pools' contacts, with their first names, files and places.
+        """
         known: list[str] = []
         for name in self.pools.pools.get("contact name", ()):
             known += [str(name), str(name).split()[0]]
@@ -76,8 +78,11 @@ def _split_example(text: str) -> tuple[str, str]:
 
 
 def profile_for(toolset: Toolset, *, name: str = "custom", sandbox: Sandbox | None = None) -> SynthProfile:
-    """A generic profile: default pools, kinds from semantic types and names, keyword arguments, the toolset's own
-    examples held out (they stay the evaluation set)."""
+    """A generic profile for any toolset.
+
+    Default pools, kinds from semantic types and names, keyword arguments, the toolset's own examples held out (they
+    stay the evaluation set).
+    """
     holdout = [_split_example(e) for e in toolset.examples]
     return SynthProfile(name=name, holdout=holdout, sandbox=sandbox)
 
@@ -115,9 +120,11 @@ def text_pdf(text: str) -> bytes:
 
 
 class MacSandbox:
-    """The Mac toolset's sandbox: each `toolset` call copies a prepared home (the sample home plus a vCard for every
-    contact of the pools, a PDF for every file name, a note for every note title) and builds the portable-driver
-    toolset over the copy, with a Zoom stand-in that returns a made-up link.
+    """The Mac toolset's sandbox: a fresh copy of a prepared home for each `toolset` call.
+
+    Each call copies a prepared home (the sample home plus a vCard for every contact of the pools, a PDF for every
+    file name, a note for every note title) and builds the portable-driver toolset over the copy, with a Zoom
+    stand-in that returns a made-up link.
 
     Args:
         pools: The value pools whose contacts, files and notes must exist.
@@ -199,9 +206,12 @@ class _FakeZoom:
 
 
 def mac_profile(toolset: Toolset | None = None, *, sandbox: bool = True) -> SynthProfile:
-    """The profile for TinyAgent's Mac tools: positional arguments as in TinyAgent's plans, new notes named apart
-    from existing ones, phrases for directions' transport and reminders' priority and all-day flag, the 60-minute
-    default meeting length, the 18 hand-written examples held out, and `MacSandbox` (when ``sandbox``)."""
+    """The profile for TinyAgent's Mac tools.
+
+    Positional arguments as in TinyAgent's plans, new notes named apart from existing ones, phrases for directions'
+    transport and reminders' priority and all-day flag, the 60-minute default meeting length, the 18 hand-written
+    examples held out, and `MacSandbox` (when ``sandbox``).
+    """
     from tinyplan.toolsets.mac import MAC_EXAMPLES
 
     pools = ValuePools(default_pools())

@@ -50,9 +50,11 @@ from typing import Any, Protocol, runtime_checkable
 import anyio
 
 from tinyplan._errors import PlanParseError
-from tinyplan._executor import ERROR_STATES, TaskFetchingUnit
-from tinyplan._parser import JOIN, Interpolated, Ref, Task, parse_plan, references_in
+from tinyplan._fetcher import TaskFetchingUnit
+from tinyplan._parser import parse_plan, references_in
+from tinyplan._syntax import ACTION_HEAD, ACTION_LINE, JOIN
 from tinyplan._tools import Parameter, Tool, ToolArgumentError, Toolset
+from tinyplan._types import ERROR_STATES, Interpolated, Ref, Task
 from tinyplan.data._values import FREE_TEXT_KINDS, parameter_kind
 
 __all__ = [
@@ -274,21 +276,18 @@ def stated(value: Any, kind: str, request: str, *, phrases: Sequence[str] = ()) 
         if not math.isfinite(value):
             return False
         return _minutes_named(int(value), request) if kind == "duration" else _number_named(value, request)
-    text = str(value).strip()
+    return _text_stated(str(value).strip(), kind, request)
+
+
+def _text_stated(text: str, kind: str, request: str) -> bool:
+    """Whether a text value of ``kind`` is stated by ``request`` (see `stated`)."""
     if not text:
         return True
     if text.casefold() in request.casefold():
         return True
     moment = _ISO_DATETIME.fullmatch(text)
     if moment:
-        year, month, day = int(moment[1]), int(moment[2]), int(moment[3])
-        try:
-            date = dt.date(year, month, day)
-        except ValueError:
-            return False
-        if not _date_named(date, request):
-            return False
-        return moment[4] is None or _time_named(int(moment[4]), int(moment[5]), request)
+        return _moment_stated(moment, request)
     if kind == "phone number":
         digits = re.sub(r"\D", "", text)
         return len(digits) >= 7 and digits in re.sub(r"\D", "", request)
@@ -303,6 +302,18 @@ def stated(value: Any, kind: str, request: str, *, phrases: Sequence[str] = ()) 
         # a paraphrase may drop half the words, never a fact: numbers, days, months, names
         return found * 2 >= len(wanted) and all(w in have for w in _salient(text))
     return found == len(wanted)
+
+
+def _moment_stated(moment: re.Match[str], request: str) -> bool:
+    """Whether an ISO date (and time, when given) matched by ``_ISO_DATETIME`` is named in ``request``."""
+    year, month, day = int(moment[1]), int(moment[2]), int(moment[3])
+    try:
+        date = dt.date(year, month, day)
+    except ValueError:
+        return False
+    if not _date_named(date, request):
+        return False
+    return moment[4] is None or _time_named(int(moment[4]), int(moment[5]), request)
 
 
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "tomorrow", "tonight", "today")
@@ -321,8 +332,11 @@ def _salient(text: str) -> list[str]:
 
 
 def asks_for(request: str, tool: Tool) -> bool:
-    """Whether ``request`` asks for the value ``tool`` returns: a word of the tool's name, less its verb
-    (``get_phone_number`` → phone, number; ``summarize_pdf`` → summar, pdf), is in the request."""
+    """Whether ``request`` asks for the value ``tool`` returns.
+
+    It does when a word of the tool's name, less its verb (``get_phone_number`` → phone, number; ``summarize_pdf`` →
+    summar, pdf), is in the request.
+    """
     verbs = {"get", "and", "open", "the", "a", "to", "of", "by", "for", "new", "find", "search", "fetch", "look"}
     cues = {_stem(w) for w in tool.name.split("_") if w and w not in verbs}
     words = _words(request)
@@ -342,12 +356,11 @@ def _holds_ref(value: Any) -> bool:
 
 
 _REF_IN_TEXT = re.compile(r"\$\{?(\d+)")
-_ACTION_LINE = re.compile(r"^\s*(\d+)\s*\.\s*[A-Za-z_]")
 
 
 def _bad_reference(plan: str) -> str | None:
     for line in plan.splitlines():
-        head = _ACTION_LINE.match(line)
+        head = ACTION_HEAD.match(line)
         if head is None:
             continue
         idx = int(head[1])
@@ -429,6 +442,13 @@ class ExampleChecker:
     def check_static(self, request: str, plan: str) -> tuple[Rejection | None, list[Task]]:
         """Every check but the sandbox run; returns the first failure (or None) and the parsed tasks."""
         request = request.strip()
+        rejection, tasks = self._check_form(request, plan)
+        if rejection is None:
+            rejection = self._check_content(request, plan, tasks) or self._check_novelty(request, plan)
+        return rejection, tasks
+
+    def _check_form(self, request: str, plan: str) -> tuple[Rejection | None, list[Task]]:
+        """The request's form, the plan's parse, its join and each call's arguments against the tool's schema."""
         problem = _request_problem(request, self.toolset)
         if problem:
             return Rejection("request", problem), []
@@ -448,36 +468,44 @@ class ExampleChecker:
                 tool.check(task.args, task.kwargs, defer=_holds_ref)
             except ToolArgumentError as exc:
                 return Rejection("schema", f"task {task.idx}: {exc}"), tasks
-        unused = self._unused(request, tasks)
-        if unused:
-            return Rejection("unused", unused), tasks
-        missing = self._unstated(request, tasks)
-        if missing:
-            return Rejection("unstated", missing), tasks
-        unasked = self._unasked(request, tasks)
-        if unasked:
-            return Rejection("unasked", unasked), tasks
-        extra = self._unplanned(request, plan)
-        if extra:
-            return Rejection("unplanned", extra), tasks
+        return None, tasks
+
+    def _check_content(self, request: str, plan: str, tasks: list[Task]) -> Rejection | None:
+        """Whether plan and request say the same: no unused output, unstated value, unasked call or missing step."""
+        checks: tuple[tuple[str, Callable[[], str | None]], ...] = (
+            ("unused", lambda: self._unused(request, tasks)),
+            ("unstated", lambda: self._unstated(request, tasks)),
+            ("unasked", lambda: self._unasked(request, tasks)),
+            ("unplanned", lambda: self._unplanned(request, plan)),
+        )
+        for reason, check in checks:  # in order, each only when the ones before passed
+            detail = check()
+            if detail:
+                return Rejection(reason, detail)
+        return None
+
+    def _check_novelty(self, request: str, plan: str) -> Rejection | None:
+        """Whether the example is new: not close to a held-out one, not a (near) duplicate of one kept before."""
         words = set(content_words(request))
         for other in self._holdout_words:
             if _jaccard(words, other) >= 0.6:
-                return Rejection("holdout", "close to a held-out request"), tasks
+                return Rejection("holdout", "close to a held-out request")
         if self._holdout_literals and self._literal_key(plan) in self._holdout_literals:
-            return Rejection("holdout", "the same calls and literals as a held-out plan"), tasks
+            return Rejection("holdout", "the same calls and literals as a held-out plan")
         if _normal(request) in self._seen_requests:
-            return Rejection("duplicate", "the same request was kept before"), tasks
+            return Rejection("duplicate", "the same request was kept before")
         if _normal_plan(plan) in self._seen_plans:
-            return Rejection("duplicate", "the same plan was kept before"), tasks
+            return Rejection("duplicate", "the same plan was kept before")
         for other in self._seen_words:
             if _jaccard(words, other) >= self.near_duplicate:
-                return Rejection("duplicate", "a near-same request was kept before"), tasks
-        return None, tasks
+                return Rejection("duplicate", "a near-same request was kept before")
+        return None
 
     async def check(self, request: str, plan: str) -> Rejection | None:
-        """All checks, the sandbox run last; None when the example passes. Nothing is remembered (see
-        `remember`)."""
+        """All checks, the sandbox run last; None when the example passes.
+
+        Nothing is remembered (see `remember`).
+        """
         rejection, tasks = self.check_static(request, plan)
         if rejection is not None or self.sandbox is None:
             return rejection
@@ -584,8 +612,11 @@ def _exempt(value: Any, param: Parameter) -> bool:
 
 
 def _literal_texts(value: Any) -> list[Any]:
-    """The literal leaves of a value; of a text with references inside, its literal parts of more than 4 words (a
-    short lead-in such as "Here is the link:" is the plan's wording, not a fact)."""
+    """The literal leaves of a value.
+
+    Of a text with references inside, its literal parts of more than 4 words (a short lead-in such as "Here is the
+    link:" is the plan's wording, not a fact).
+    """
     out: list[Any] = []
     for leaf in _leaves(value):
         if isinstance(leaf, Ref):
@@ -629,7 +660,7 @@ def _normal_plan(plan: str) -> str:
 
 def _plan_part(text: str) -> str:
     """The plan of an example text (``Question: ...`` then the plan), or the text itself."""
-    match = re.search(r"^\s*\d+\s*\.\s*[A-Za-z_]", text, re.MULTILINE)
+    match = ACTION_LINE.search(text)
     return text[match.start() :] if match else text
 
 

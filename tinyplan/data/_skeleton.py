@@ -30,9 +30,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tinyplan._parser import Interpolated, Ref, Task, plan_literal, references_in
+from tinyplan._parser import plan_literal, references_in
 from tinyplan._semantic import element_semantic, output_fields, result_semantic
 from tinyplan._tools import Parameter, Tool, Toolset
+from tinyplan._types import Interpolated, Ref, Task
 from tinyplan.data._values import Scenario, ValuePools, base_type, parameter_kind
 
 __all__ = [
@@ -639,8 +640,11 @@ def skeleton_signature(tasks: Sequence[Task], toolset: Toolset) -> str:
 
 
 def skeleton_shape(tasks: Sequence[Task], toolset: Toolset) -> str:
-    """``single``, ``parallel`` (no references), ``chain``, ``fan-in`` (a call takes two or more outputs),
-    ``fan-out`` (an output used twice) or ``fan-in+fan-out``; ``none`` for a plan without calls."""
+    """The shape of a plan's graph.
+
+    ``single``, ``parallel`` (no references), ``chain``, ``fan-in`` (a call takes two or more outputs), ``fan-out``
+    (an output used twice) or ``fan-in+fan-out``; ``none`` for a plan without calls.
+    """
     edges = _edges(tasks, toolset)
     calls = [t for t in tasks if not t.is_join]
     if not calls:
@@ -662,8 +666,11 @@ def skeleton_shape(tasks: Sequence[Task], toolset: Toolset) -> str:
 
 
 def split_of(signature: str, *, validation: float = 0.1, test: float = 0.1) -> str:
-    """The split a skeleton belongs to (``train``, ``validation`` or ``test``): a hash of its signature, so every
-    example of one structure lands in the same split and no test structure is seen in training."""
+    """The split a skeleton belongs to: ``train``, ``validation`` or ``test``.
+
+    It is chosen by a hash of its signature, so every example of one structure lands in the same split and no test
+    structure is seen in training.
+    """
     bucket = int.from_bytes(hashlib.sha256(signature.encode()).digest()[:8], "big") / 2**64
     if bucket < test:
         return "test"

@@ -44,8 +44,11 @@ def _repair(path: Path) -> None:
 
 
 def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a file, one per line; a last line without its newline that does not parse is one being
-    written (or cut short by a crash) and is left out."""
+    """The JSON objects of a file, one per line.
+
+    A last line without its newline that does not parse is one being written (or cut short by a crash) and is left
+    out.
+    """
     if not path.exists():
         return
     with path.open(encoding="utf-8") as fh:

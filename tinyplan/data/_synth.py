@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
 
@@ -33,6 +33,10 @@ from tinyplan.data._profile import SynthProfile, is_mac_toolset, mac_profile, pr
 from tinyplan.data._sanity import REASONS
 from tinyplan.data._skeleton import SkeletonSampler, fill, render_plan, skeleton_shape, skeleton_signature, split_of
 from tinyplan.data._store import ExampleStore
+
+if TYPE_CHECKING:
+    from tinyplan._planner import Planner
+    from tinyplan.data._sanity import ExampleChecker
 
 __all__ = ["STYLES", "Mode", "SynthReport", "recheck", "synthesize", "write_request", "writer_view"]
 
@@ -123,9 +127,11 @@ def _returns(toolset: Toolset, name: str) -> str:
 
 
 def writer_view(plan: str, toolset: Toolset | None = None) -> str:
-    """The plan as the request writer sees it: each reference written as what it is, ``<the phone number of the
-    contact, from step 1>`` (from the tool's docstring; ``<result of step N>`` without one). A small model copies
-    ``$1`` into the request; a description it turns into words."""
+    """The plan as the request writer sees it: each reference written as what it is.
+
+    For example ``<the phone number of the contact, from step 1>`` (from the tool's docstring; ``<result of step N>``
+    without one). A small model copies ``$1`` into the request; a description it turns into words.
+    """
     names = {t.idx: t.name for t in parse_plan(plan)} if toolset is not None else {}
 
     def describe(match: re.Match[str]) -> str:
@@ -260,26 +266,9 @@ async def synthesize(
     checker = profile.checker(toolset)
     store = ExampleStore(out) if out is not None else None
     report = SynthReport()
-    start_index = 0
-    if store is not None:
-        state = store.load()
-        for earlier in state.kept:
-            checker.remember(earlier["request"], earlier["plan"])
-        report.total_kept = len(state.kept)
-        start_index = state.next_index(seed)
+    start_index = _resume(store, checker, report, seed)
     sampler = SkeletonSampler(toolset, kinds=profile.kinds, max_calls=max_calls, goal_weights=profile.goal_weights)
-    planner = None
-    if mode == "request-first":
-        from tinyplan._planner import Planner
-
-        pb = planner_backend or backend
-        planner = Planner(
-            pb,
-            toolset,
-            grammar=grammar if grammar and getattr(pb, "supports_grammar", False) else None,
-            join="observations",
-            max_replans=0,
-        )
+    planner = _request_planner(planner_backend or backend, toolset, grammar) if mode == "request-first" else None
     limit = max_attempts if max_attempts is not None else max(20 * n, 20)
     started = time.perf_counter()
     pending: dict[int, list[str]] = {}
@@ -345,6 +334,30 @@ async def synthesize(
                 on_result(record, reason)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _resume(store: ExampleStore | None, checker: ExampleChecker, report: SynthReport, seed: int) -> int:
+    """Take in what earlier runs kept in ``store`` (remembered and counted); returns the next example's index."""
+    if store is None:
+        return 0
+    state = store.load()
+    for earlier in state.kept:
+        checker.remember(earlier["request"], earlier["plan"])
+    report.total_kept = len(state.kept)
+    return state.next_index(seed)
+
+
+def _request_planner(backend: Backend, toolset: Toolset, grammar: Literal["syntax", "typed"] | None) -> Planner:
+    """The planner of request-first synthesis: one round, no replanning, the grammar when the backend takes one."""
+    from tinyplan._planner import Planner
+
+    return Planner(
+        backend,
+        toolset,
+        grammar=grammar if grammar and backend.supports_grammar else None,
+        join="observations",
+        max_replans=0,
+    )
 
 
 async def _next_request(
@@ -440,8 +453,10 @@ class _Progress:
 async def recheck(
     toolset: Toolset, path: str | Path, *, profile: SynthProfile | None = None
 ) -> tuple[int, dict[str, int]]:
-    """Run the current checks again over a file's kept examples (in order, duplicates judged against the ones kept
-    before them); examples that fail move to the sidecar with their reason. Returns how many stay and the reasons.
+    """Run the current checks again over a file's kept examples; returns how many stay and the reasons.
+
+    The examples are checked in order, duplicates judged against the ones kept before them; examples that fail move
+    to the sidecar with their reason.
 
     For bringing a file made by earlier code up to the current checks; no run may write to it meanwhile.
     """

@@ -98,8 +98,11 @@ def _element(annotation: Any) -> tuple[Any, bool]:
 
 
 def parameter_kind(tool: Tool, param: Parameter, overrides: Mapping[str, str] | None = None) -> str:
-    """The kind of value ``param`` takes: an override (``"tool.param"`` key), else its semantic type, else its name,
-    else its type (``"int"``, ``"float"``, ``"bool"``, ``"enum"``, ``"word"`` for a string nothing else tells)."""
+    """The kind of value ``param`` takes.
+
+    An override (``"tool.param"`` key), else its semantic type, else its name, else its type (``"int"``,
+    ``"float"``, ``"bool"``, ``"enum"``, ``"word"`` for a string nothing else tells).
+    """
     key = f"{tool.name}.{param.name}"
     if overrides and key in overrides:
         return overrides[key]
@@ -290,8 +293,11 @@ class ValuePools:
         return ValuePools(pools, self.scenarios, self.first_day, self.days, dict(self.emails), dict(self.phones))
 
     def draw(self, kind: str, rng: random.Random, used: set[Any], scenario: Scenario) -> Any:
-        """One value of ``kind``: from its pool (avoiding values in ``used`` while others remain), from
-        ``scenario`` for free texts, or generated (dates, times, email addresses, phone numbers)."""
+        """One value of ``kind``.
+
+        From its pool (avoiding values in ``used`` while others remain), from ``scenario`` for free texts, or
+        generated (dates, times, email addresses, phone numbers).
+        """
         if kind == "datetime":
             return self.datetime(rng).strftime("%Y-%m-%d %H:%M:%S")
         if kind == "date":

@@ -5,21 +5,6 @@ any model, toolset and dataset. See docs/eval.md.
 """
 
 from tinyplan.eval._baseline import LlamaFunctionCallingBaseline, tasks_from_tool_calls
-from tinyplan.eval._datasets import (
-    BFCL_CATEGORIES,
-    EvalCase,
-    EvalDataError,
-    GoldCall,
-    default_root,
-    load_dataset,
-    normalize_schema,
-    render_plan,
-    sanitize_name,
-    sanitize_param,
-    spread,
-    teval_reads_from_request,
-    with_examples,
-)
 from tinyplan.eval._metrics import (
     CaseScore,
     Summary,
@@ -42,6 +27,21 @@ from tinyplan.eval._runner import (
     evaluate,
     markdown_table,
     write_results,
+)
+from tinyplan.eval.datasets import (
+    BFCL_CATEGORIES,
+    EvalCase,
+    EvalDataError,
+    GoldCall,
+    default_root,
+    load_dataset,
+    normalize_schema,
+    render_plan,
+    sanitize_name,
+    sanitize_param,
+    spread,
+    teval_reads_from_request,
+    with_examples,
 )
 
 __all__ = [
@@ -69,8 +69,8 @@ __all__ = [
     "render_plan",
     "sanitize_name",
     "sanitize_param",
-    "spread",
     "score_plan",
+    "spread",
     "strict_success",
     "summarize",
     "tasks_from_tool_calls",

@@ -19,9 +19,10 @@ from typing import Any
 import anyio.to_thread
 
 from tinyplan._errors import BackendUnavailableError
-from tinyplan._parser import JOIN, Task
-from tinyplan.eval._datasets import EvalCase
+from tinyplan._syntax import JOIN
+from tinyplan._types import Task
 from tinyplan.eval._runner import Prediction
+from tinyplan.eval.datasets import EvalCase
 
 __all__ = ["LlamaFunctionCallingBaseline", "tasks_from_tool_calls"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,21 @@ from rich.console import Console
 
 from tinyplan._backend import Backend
 from tinyplan._errors import TinyplanError
-from tinyplan.eval._datasets import EvalCase, load_dataset, spread, with_examples
 from tinyplan.eval._runner import EvalReport, TinyplanSystem, evaluate, markdown_table, write_results
+from tinyplan.eval.datasets import EvalCase, load_dataset, spread, with_examples
 
 __all__ = ["eval_command", "make_backend"]
 
 
-def make_backend(model: str | None, backend_url: str | None, *, n_threads: int = 2, n_ctx: int = 4096) -> Backend:
-    """The backend for an evaluation run.
+def make_backend(
+    model: str | None,
+    backend_url: str | None,
+    *,
+    n_threads: int = 2,
+    n_ctx: int = 4096,
+    lora: str | os.PathLike[str] | None = None,
+) -> Backend:
+    """The backend for an evaluation run: `tinyplan.backends.make_backend` with ``url=backend_url``.
 
     Args:
         model: A GGUF path, ``"default"``, ``"tiny"`` or None (`tinyplan.resolve_model`), loaded in this process
@@ -29,15 +37,16 @@ def make_backend(model: str | None, backend_url: str | None, *, n_threads: int =
             native ``llama-server`` root (e.g. ``http://127.0.0.1:8080``).
         n_threads: CPU threads for the in-process model.
         n_ctx: Context length of the in-process model.
+        lora: A GGUF LoRA adapter for the in-process model (``tinyplan finetune``).
+
+    Raises:
+        ValueError: ``lora`` with ``backend_url`` (a server loads its adapter itself).
     """
-    from tinyplan.backends import LlamaCppBackend, LlamaServerBackend, OpenAICompatibleBackend
+    from tinyplan.backends import make_backend as factory
 
     if backend_url:
-        url = backend_url.rstrip("/")
-        if url.endswith("/v1"):
-            return OpenAICompatibleBackend(url)
-        return LlamaServerBackend(url)
-    return LlamaCppBackend(model, n_threads=n_threads, n_ctx=n_ctx)
+        return factory(url=backend_url, lora=lora)
+    return factory(model, lora=lora, n_threads=n_threads, n_ctx=n_ctx)
 
 
 def _retriever() -> Any:
@@ -65,16 +74,23 @@ async def _run(
     bank_mix: str = "add",
     n_ctx: int = 4096,
     semantic_signatures: bool = False,
+    lora: Path | None = None,
+    prompt_examples: bool = True,
 ) -> list[EvalReport]:
     reports: list[EvalReport] = []
     if planner:
-        backend = make_backend(model, backend_url, n_ctx=n_ctx)
+        backend = make_backend(model, backend_url, n_ctx=n_ctx, lora=lora)
         try:
             options: dict[str, Any] = {}
             if semantic_signatures:
                 from tinyplan._prompt import PromptRenderer
 
                 options["renderer"] = PromptRenderer(semantic_signatures=True)
+            if not prompt_examples:
+                from tinyplan._prompt_profiles import without_examples
+
+                options["renderer"] = without_examples(options.get("renderer"))
+                options["examples"] = []
             if bank is not None:
                 options["bank"] = bank
                 if bank_mix == "replace":
@@ -89,6 +105,10 @@ async def _run(
             )
             if semantic_signatures:
                 system.name += "+semantic-signatures"
+            if lora is not None:
+                system.name += f"+lora({lora.name})"
+            if not prompt_examples:
+                system.name += "+no-examples"
             if bank is not None:
                 system.name += f"+bank{bank.k}" + ("(replace)" if bank_mix == "replace" else "")
             reports.append(await evaluate(cases, system, concurrency=concurrency, progress=progress))
@@ -199,6 +219,16 @@ def _load(spec: str, limit: int | None, root: Path | None) -> list[EvalCase]:
     "--semantic-signatures", is_flag=True,
     help="Show the tools' declared semantic types in their prompt signatures (list[phone number]).",
 )  # fmt: skip
+@click.option(
+    "--lora", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="A GGUF LoRA adapter for the in-process model (tinyplan finetune's adapter.gguf); implies "
+    "--no-prompt-examples.",
+)  # fmt: skip
+@click.option(
+    "--prompt-examples/--no-prompt-examples", default=None,
+    help="Show in-context example plans in the prompt (default: yes, except with --lora: a fine-tuned model needs "
+    "none). --no-prompt-examples leaves out the toolset's and the cases' examples.",
+)  # fmt: skip
 def eval_command(
     datasets: tuple[str, ...],
     limit: int | None,
@@ -222,6 +252,8 @@ def eval_command(
     bank_method: str,
     n_ctx: int | None,
     semantic_signatures: bool,
+    lora: Path | None,
+    prompt_examples: bool | None,
 ) -> None:
     """Evaluate plans on a dataset: DAG success (TinyAgent), strict success, tool/edge precision and recall.
 
@@ -230,6 +262,14 @@ def eval_command(
     Example: tinyplan eval --dataset bfcl:parallel_multiple --limit 50 --grammar syntax --baseline
     """
     console = Console(stderr=True)
+    if lora is not None and backend_url:
+        raise click.UsageError("--lora applies to the in-process model; start the server with its adapter (--lora)")
+    show_examples = lora is None if prompt_examples is None else prompt_examples
+    if examples and not show_examples:
+        raise click.UsageError(
+            "--examples N adds example plans, which --no-prompt-examples (the default with --lora) leaves out: "
+            "drop one of them, or give --prompt-examples"
+        )
     out_dir = out or Path("eval-results") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     reports: list[EvalReport] = []
     try:
@@ -264,6 +304,8 @@ def eval_command(
                 bank_mix=bank_mix,
                 n_ctx=n_ctx or (8192 if bank is not None else 4096),
                 semantic_signatures=semantic_signatures,
+                lora=lora,
+                prompt_examples=show_examples,
             )
             reports += anyio.run(run)
         paths = write_results(reports, out_dir)

@@ -36,9 +36,11 @@ from typing import Any
 import networkx as nx
 from networkx.algorithms.isomorphism import DiGraphMatcher
 
-from tinyplan._parser import JOIN, Interpolated, Ref, Task, references_in
+from tinyplan._parser import references_in
+from tinyplan._syntax import JOIN
 from tinyplan._tools import ToolArgumentError
-from tinyplan.eval._datasets import EvalCase, GoldCall
+from tinyplan._types import Interpolated, Ref, Task
+from tinyplan.eval.datasets import EvalCase, GoldCall
 
 __all__ = [
     "CaseScore",
@@ -144,16 +146,8 @@ def value_matches(predicted: Any, gold: Any, *, rules: str = "exact", refs: Mapp
             `Ref` to the mapped task with the same path. None: any predicted `Ref` with the same path matches (a
             structure-only check, before a mapping is known).
     """
-    if isinstance(gold, Ref):
-        if not isinstance(predicted, Ref) or predicted.path != gold.path:
-            return False
-        return refs is None or refs.get(gold.task) == predicted.task
-    if isinstance(gold, Interpolated):
-        if not isinstance(predicted, Interpolated) or len(predicted.parts) != len(gold.parts):
-            return False
-        return all(
-            value_matches(p, g, rules=rules, refs=refs) for p, g in zip(predicted.parts, gold.parts, strict=True)
-        )
+    if isinstance(gold, (Ref, Interpolated)):
+        return _reference_matches(predicted, gold, rules=rules, refs=refs)
     if isinstance(predicted, (Ref, Interpolated)):
         return False
     if isinstance(gold, bool) or isinstance(predicted, bool):
@@ -172,22 +166,40 @@ def value_matches(predicted: Any, gold: Any, *, rules: str = "exact", refs: Mapp
         if not isinstance(predicted, Mapping):
             return False
         if rules == "bfcl":
-            if any(k not in gold for k in predicted):
-                return False
-            for key, spec in gold.items():
-                options = spec if isinstance(spec, list) else [spec]
-                if key not in predicted:
-                    if "" not in options:
-                        return False
-                elif not any(value_matches(predicted[key], o, rules=rules, refs=refs) for o in options):
-                    return False
-            return True
+            return _bfcl_dict_matches(predicted, gold, refs=refs)
         return set(predicted) == set(gold) and all(
             value_matches(predicted[k], gold[k], rules=rules, refs=refs) for k in gold
         )
     if gold is None:
         return predicted is None
     return bool(predicted == gold)
+
+
+def _reference_matches(predicted: Any, gold: Ref | Interpolated, *, rules: str, refs: Mapping[int, int] | None) -> bool:
+    """`value_matches` for a gold `Ref` or `Interpolated`: the same kind, path and parts."""
+    if isinstance(gold, Ref):
+        if not isinstance(predicted, Ref) or predicted.path != gold.path:
+            return False
+        return refs is None or refs.get(gold.task) == predicted.task
+    if not isinstance(predicted, Interpolated) or len(predicted.parts) != len(gold.parts):
+        return False
+    return all(value_matches(p, g, rules=rules, refs=refs) for p, g in zip(predicted.parts, gold.parts, strict=True))
+
+
+def _bfcl_dict_matches(
+    predicted: Mapping[Any, Any], gold: Mapping[Any, Any], *, refs: Mapping[int, int] | None
+) -> bool:
+    """`value_matches` for a BFCL nested spec: each key's value one of its options; ``""`` among them: optional."""
+    if any(k not in gold for k in predicted):
+        return False
+    for key, spec in gold.items():
+        options = spec if isinstance(spec, list) else [spec]
+        if key not in predicted:
+            if "" not in options:
+                return False
+        elif not any(value_matches(predicted[key], o, rules="bfcl", refs=refs) for o in options):
+            return False
+    return True
 
 
 def bind_arguments(task: Task, parameters: Sequence[str]) -> dict[str, Any] | None:
@@ -258,13 +270,9 @@ def strict_success(
     if not dag_success(predicted, gold):
         return False
     info = _schema_info(tools)
-    bound: dict[int, dict[str, Any] | None] = {}
-    for t in predicted:
-        if t.is_join:
-            bound[t.idx] = {}
-        else:
-            params = info.get(t.name, ([], {}))[0]
-            bound[t.idx] = bind_arguments(t, params)
+    bound: dict[int, dict[str, Any] | None] = {
+        t.idx: {} if t.is_join else bind_arguments(t, info.get(t.name, ([], {}))[0]) for t in predicted
+    }
     gold_by_idx = {g.idx: g for g in gold}
 
     def node_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -287,21 +295,31 @@ def strict_success(
     for n, mapping in enumerate(matcher.isomorphisms_iter()):
         if n >= MAX_ISOMORPHISMS:
             break
-        to_pred = {g: p for p, g in mapping.items()}
-        ok = True
-        for p_idx, g_idx in mapping.items():
-            if g_idx not in gold_by_idx:
-                continue
-            args = bound[p_idx]
-            assert args is not None
-            if not args_match(
-                args, gold_by_idx[g_idx], rules=rules, refs=to_pred, defaults=info[gold_by_idx[g_idx].tool][1]
-            ):
-                ok = False
-                break
-        if ok:
+        if _arguments_fit(mapping, bound, gold_by_idx, info, rules=rules):
             return True
     return False
+
+
+def _arguments_fit(
+    mapping: Mapping[int, int],
+    bound: Mapping[int, dict[str, Any] | None],
+    gold_by_idx: Mapping[int, GoldCall],
+    info: Mapping[str, tuple[list[str], dict[str, Any]]],
+    *,
+    rules: str,
+) -> bool:
+    """Whether every call's arguments fit its gold call's under one isomorphism (predicted -> gold task numbers)."""
+    to_pred = {g: p for p, g in mapping.items()}
+    for p_idx, g_idx in mapping.items():
+        if g_idx not in gold_by_idx:
+            continue
+        args = bound[p_idx]
+        assert args is not None
+        if not args_match(
+            args, gold_by_idx[g_idx], rules=rules, refs=to_pred, defaults=info[gold_by_idx[g_idx].tool][1]
+        ):
+            return False
+    return True
 
 
 # ------------------------------------------------------------------------------------------------ counts/score

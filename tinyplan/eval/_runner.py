@@ -23,11 +23,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tinyplan._backend import Backend
 from tinyplan._errors import BackendError, BackendUnavailableError, RequestError, TinyplanError
-from tinyplan._parser import Task
-from tinyplan._planner import GrammarLevel, Planner
+from tinyplan._grammar import GrammarLevel
+from tinyplan._planner import Planner
 from tinyplan._retriever import ToolRetriever
-from tinyplan.eval._datasets import EvalCase, EvalDataError
+from tinyplan._types import Task
 from tinyplan.eval._metrics import CaseScore, Summary, score_plan, summarize
+from tinyplan.eval.datasets import EvalCase, EvalDataError
 
 __all__ = [
     "CaseRecord",

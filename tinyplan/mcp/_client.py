@@ -275,8 +275,10 @@ async def load_mcp_toolset(
 
 
 def _where(loc: Sequence[Any], before: int) -> str:
-    """A validation error's place, ``tools.1.inputSchema.type``, as ``tool #N inputSchema.type`` (N counts the tools
-    of all pages from 1)."""
+    """A validation error's place, ``tools.1.inputSchema.type``, as ``tool #N inputSchema.type``.
+
+    N counts the tools of all pages from 1.
+    """
     if len(loc) >= 2 and loc[0] == "tools" and isinstance(loc[1], int):
         return f"tool #{before + loc[1] + 1} " + ".".join(str(x) for x in loc[2:])
     return ".".join(str(x) for x in loc)
@@ -345,8 +347,10 @@ class _McpCall:
 
 
 def observation(result: mcp_types.CallToolResult, *, unwrap: bool = False) -> Any:
-    """The observation of an MCP tool result: ``structuredContent`` when present (unwrapped from ``{"result": X}``
-    when ``unwrap``), else the text of the content blocks joined by newlines.
+    """The observation of an MCP tool result.
+
+    That is ``structuredContent`` when present (unwrapped from ``{"result": X}`` when ``unwrap``), else the text of
+    the content blocks joined by newlines.
 
     Raises:
         MCPToolError: The result has ``isError: true``.

@@ -18,9 +18,9 @@ from typing_extensions import TypedDict  # pydantic reads only these on Python <
 
 from tinyplan._errors import TinyplanError
 from tinyplan._events import FinalAnswer, TaskFinished
-from tinyplan._executor import TaskResult, TaskState, observation_text
-from tinyplan._planner import Plan, Planner, PlanResult
+from tinyplan._planner import Planner
 from tinyplan._prompt import one_line
+from tinyplan._types import Plan, PlanResult, TaskResult, TaskState, observation_text
 
 __all__ = ["PlanOutput", "PlannedTask", "RunOutput", "mcp_server", "plan_output"]
 

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
 
@@ -147,8 +147,11 @@ class FasterWhisperTranscriber:
 
 
 def _upload(audio: Audio) -> tuple[str, bytes, str]:
-    """The file to send: ``(name, bytes, content type)``. WAV files and arrays go as 16 kHz mono 16-bit WAV; a file
-    in another format goes as it is (the server decides whether it reads it)."""
+    """The file to send: ``(name, bytes, content type)``.
+
+    WAV files and arrays go as 16 kHz mono 16-bit WAV; a file in another format goes as it is (the server decides
+    whether it reads it).
+    """
     if isinstance(audio, str | os.PathLike):
         path = Path(audio)
         try:
@@ -184,9 +187,44 @@ def _post(client: httpx.Client, url: str, files: dict[str, Any], data: dict[str,
 
 
 class _HttpTranscriber:
-    def __init__(self, timeout: float | None, client: httpx.Client | None, headers: dict[str, str] | None) -> None:
+    """What the HTTP transcribers share: the client, the settings and the multipart POST of the audio."""
+
+    #: The route below ``base_url`` the audio is POSTed to.
+    _route: ClassVar[str]
+    #: What the server is called in error messages.
+    _what: ClassVar[str]
+
+    def __init__(
+        self,
+        base_url: str,
+        prompt: str | None,
+        language: str | None,
+        temperature: float,
+        timeout: float | None,
+        client: httpx.Client | None,
+        headers: dict[str, str] | None,
+    ) -> None:
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=timeout, headers=headers)
+        self.base_url = base_url.rstrip("/")
+        self.prompt = prompt
+        self.language = language
+        self.temperature = temperature
+
+    def _fields(self) -> dict[str, str]:
+        """The form fields sent before the shared ones (``response_format``, ``temperature``, ...)."""
+        return {}
+
+    def transcribe(self, audio: Audio) -> str:
+        """The words spoken in ``audio`` (see `Transcriber.transcribe`)."""
+        name, payload, content_type = _upload(audio)
+        data = {**self._fields(), "response_format": "json", "temperature": str(self.temperature)}
+        if self.language:
+            data["language"] = self.language
+        if self.prompt:
+            data["prompt"] = self.prompt
+        files = {"file": (name, payload, content_type)}
+        return _post(self._client, f"{self.base_url}{self._route}", files, data, self._what)
 
     def close(self) -> None:
         """Close the HTTP client (when this transcriber made it)."""
@@ -195,8 +233,10 @@ class _HttpTranscriber:
 
 
 class WhisperCppServerTranscriber(_HttpTranscriber):
-    """A whisper.cpp server (``whisper-server -m ggml-tiny.en.bin``): POST the audio as a 16 kHz WAV to
-    ``/inference`` (TinyAgent's route), with ``response_format=json``, ``temperature``, ``language`` and ``prompt``.
+    """A whisper.cpp server (``whisper-server -m ggml-tiny.en.bin``).
+
+    The audio is POSTed as a 16 kHz WAV to ``/inference`` (TinyAgent's route), with ``response_format=json``,
+    ``temperature``, ``language`` and ``prompt``.
 
     Args:
         base_url: The server root, e.g. ``http://127.0.0.1:8080``.
@@ -206,6 +246,9 @@ class WhisperCppServerTranscriber(_HttpTranscriber):
         timeout: Seconds to wait for the answer.
         client: An httpx client to use (not closed by `close`).
     """
+
+    _route = "/inference"
+    _what = "the whisper.cpp server"
 
     def __init__(
         self,
@@ -217,30 +260,17 @@ class WhisperCppServerTranscriber(_HttpTranscriber):
         timeout: float | None = 120.0,
         client: httpx.Client | None = None,
     ) -> None:
-        super().__init__(timeout, client, None)
-        self.base_url = base_url.rstrip("/")
-        self.prompt = prompt
-        self.language = language
-        self.temperature = temperature
+        super().__init__(base_url, prompt, language, temperature, timeout, client, None)
 
     def __repr__(self) -> str:
         return f"WhisperCppServerTranscriber({self.base_url!r})"
 
-    def transcribe(self, audio: Audio) -> str:
-        """The words spoken in ``audio`` (see `Transcriber.transcribe`)."""
-        name, payload, content_type = _upload(audio)
-        data = {"response_format": "json", "temperature": str(self.temperature)}
-        if self.language:
-            data["language"] = self.language
-        if self.prompt:
-            data["prompt"] = self.prompt
-        files = {"file": (name, payload, content_type)}
-        return _post(self._client, f"{self.base_url}/inference", files, data, "the whisper.cpp server")
-
 
 class OpenAITranscriber(_HttpTranscriber):
-    """An OpenAI-compatible transcription API: POST ``{base_url}/audio/transcriptions`` (multipart: ``file``,
-    ``model``, ``response_format=json``, ``language``, ``prompt``, ``temperature``).
+    """An OpenAI-compatible transcription API: POST ``{base_url}/audio/transcriptions``.
+
+    The request is multipart: ``file``, ``model``, ``response_format=json``, ``language``, ``prompt``,
+    ``temperature``.
 
     Args:
         base_url: The API root including ``/v1``, e.g. ``http://127.0.0.1:8000/v1``.
@@ -252,6 +282,9 @@ class OpenAITranscriber(_HttpTranscriber):
         timeout: Seconds to wait for the answer.
         client: An httpx client to use (not closed by `close`; its headers are used as they are).
     """
+
+    _route = "/audio/transcriptions"
+    _what = "the transcription API"
 
     def __init__(
         self,
@@ -266,23 +299,12 @@ class OpenAITranscriber(_HttpTranscriber):
         client: httpx.Client | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        super().__init__(timeout, client, {"Authorization": f"Bearer {key}"} if key else None)
-        self.base_url = base_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {key}"} if key else None
+        super().__init__(base_url, prompt, language, temperature, timeout, client, headers)
         self.model = model
-        self.prompt = prompt
-        self.language = language
-        self.temperature = temperature
 
     def __repr__(self) -> str:
         return f"OpenAITranscriber({self.base_url!r}, model={self.model!r})"
 
-    def transcribe(self, audio: Audio) -> str:
-        """The words spoken in ``audio`` (see `Transcriber.transcribe`)."""
-        name, payload, content_type = _upload(audio)
-        data = {"model": self.model, "response_format": "json", "temperature": str(self.temperature)}
-        if self.language:
-            data["language"] = self.language
-        if self.prompt:
-            data["prompt"] = self.prompt
-        files = {"file": (name, payload, content_type)}
-        return _post(self._client, f"{self.base_url}/audio/transcriptions", files, data, "the transcription API")
+    def _fields(self) -> dict[str, str]:
+        return {"model": self.model}

@@ -4,6 +4,8 @@ TinyAgent (Erdogan et al. 2024) drives a MacBook through these tools; models fin
 exactly these names and argument orders. Two drivers run them: `MacOSDriver` (AppleScript, Spotlight, Maps URLs) on
 a Mac, and `PortableDriver` (vCard, iCalendar, .eml, Markdown and JSON files in a "home" folder) anywhere. Files
 are read and attached only from the home folder and the folders allowed with ``allow=`` (`FileSandbox`).
+The tools are the `@tool` methods of `MacTools`; `mac_toolset` builds them over a driver with TinyAgent's planner
+rules and examples.
 
 Example::
 
@@ -33,7 +35,14 @@ from tinyplan.toolsets.mac._errors import (
 )
 from tinyplan.toolsets.mac._home import copy_sample_home, default_home, sample_home_path
 from tinyplan.toolsets.mac._sandbox import FileSandbox
-from tinyplan.toolsets.mac._toolset import SIDE_EFFECT_TOOLS, mac_tools, mac_toolset, pdf_text, select_driver
+from tinyplan.toolsets.mac._toolset import (
+    SIDE_EFFECT_TOOLS,
+    MacTools,
+    mac_tools,
+    mac_toolset,
+    pdf_text,
+    select_driver,
+)
 from tinyplan.toolsets.mac.applescript import (
     CommandResult,
     Runner,
@@ -65,6 +74,7 @@ __all__ = [
     "MacDriver",
     "MacOSDriver",
     "MacToolError",
+    "MacTools",
     "Note",
     "NoteNotFoundError",
     "PortableDriver",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 
-from tinyplan.toolsets.mac._driver import MacDriver
+from tinyplan.toolsets.mac._driver import ContactValue, MacDriver
 from tinyplan.toolsets.mac._errors import DateFormatError, ToolInputError
 from tinyplan.toolsets.mac.contacts import contact_key
 
@@ -15,6 +15,7 @@ __all__ = [
     "ensure_emails",
     "ensure_phone_numbers",
     "event_times",
+    "look_up_contact",
     "parse_date",
     "parse_transport",
 ]
@@ -113,19 +114,7 @@ async def ensure_emails(
     Raises:
         ContactNotFoundError: A name matches no contact with an email address.
     """
-    out: list[str] = []
-    for value in values:
-        text = value.strip()
-        if not text:
-            continue
-        if "@" in text:
-            out.append(text)
-            continue
-        found = await driver.email_address(text)
-        if names is not None:
-            names[contact_key(found.value)] = found.name
-        out.append(found.value)
-    return tuple(out)
+    return await _ensure_contacts(values, lambda text: "@" in text, driver.email_address, names)
 
 
 async def ensure_phone_numbers(
@@ -141,16 +130,34 @@ async def ensure_phone_numbers(
     Raises:
         ContactNotFoundError: A name matches no contact with a phone number.
     """
+    return await _ensure_contacts(values, lambda text: _DIGIT.search(text) is not None, driver.phone_number, names)
+
+
+async def look_up_contact(
+    name: str, lookup: Callable[[str], Awaitable[ContactValue]], names: MutableMapping[str, str] | None
+) -> str:
+    """The value ``lookup`` finds for the contact ``name``, recorded in ``names`` (``contact_key(value)`` → name).
+
+    Raises:
+        ContactNotFoundError: ``lookup`` found no such contact.
+    """
+    found = await lookup(name)
+    if names is not None:
+        names[contact_key(found.value)] = found.name
+    return found.value
+
+
+async def _ensure_contacts(
+    values: Sequence[str],
+    is_value: Callable[[str], bool],
+    lookup: Callable[[str], Awaitable[ContactValue]],
+    names: MutableMapping[str, str] | None,
+) -> tuple[str, ...]:
+    """``values`` stripped, blanks dropped: an entry ``is_value`` accepts is kept, any other is looked up."""
     out: list[str] = []
     for value in values:
         text = value.strip()
         if not text:
             continue
-        if _DIGIT.search(text):
-            out.append(text)
-            continue
-        found = await driver.phone_number(text)
-        if names is not None:
-            names[contact_key(found.value)] = found.name
-        out.append(found.value)
+        out.append(text if is_value(text) else await look_up_contact(text, lookup, names))
     return tuple(out)

@@ -35,7 +35,7 @@ def _real(path: str | os.PathLike[str]) -> Path:
 
 
 class FileSandbox:
-    """The folders files may be read from: ``home`` and the explicitly allowed roots, nothing else.
+    r"""The folders files may be read from: ``home`` and the explicitly allowed roots, nothing else.
 
     The rule, for a path given as text (relative paths are relative to ``home``):
 
@@ -44,7 +44,7 @@ class FileSandbox:
       absolute paths elsewhere, ``..`` escapes and symlinks (or symlinked folders) that point out;
     * the path must also **look** inside: read with NFKC compatibility forms (U+2025 two dot leader is ``..``,
       U+FF0F fullwidth solidus is ``/``) and every slash look-alike (`SLASH_LOOKALIKES`: U+2215 division slash,
-      U+2044 fraction slash, ``\\``, ...) as ``/``, it must resolve inside a root too. So ``..`` + U+2215 +
+      U+2044 fraction slash, ``\``, ...) as ``/``, it must resolve inside a root too. So ``..`` + U+2215 +
       ``etc`` (which looks like ``../etc``) is refused rather than searched for as a file name.
 
     The path is never normalised into a different file: what is read, attached or searched is the real path of the

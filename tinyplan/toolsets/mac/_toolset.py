@@ -1,4 +1,8 @@
-"""TinyAgent's 16 Mac tools as a tinyplan `Toolset`, over a `MacDriver`."""
+"""TinyAgent's 16 Mac tools as a tinyplan `Toolset`, over a `MacDriver`.
+
+`MacTools` declares them: each tool is one of its `@tool` methods, its side effects declared where it is defined.
+`mac_tools` builds them over a driver and `mac_toolset` adds TinyAgent's planner rules and examples.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePath
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote_plus
 
 import anyio
@@ -17,9 +21,16 @@ import pypdf.errors
 
 from tinyplan._backend import Backend
 from tinyplan._errors import ToolsetError
-from tinyplan._tools import Tool, Toolset
+from tinyplan._tools import Tool, Toolset, get_tool, tool
 from tinyplan.toolsets.mac import _phrases as say
-from tinyplan.toolsets.mac._coerce import ensure_emails, ensure_phone_numbers, event_times, parse_date, parse_transport
+from tinyplan.toolsets.mac._coerce import (
+    ensure_emails,
+    ensure_phone_numbers,
+    event_times,
+    look_up_contact,
+    parse_date,
+    parse_transport,
+)
 from tinyplan.toolsets.mac._driver import CalendarEvent, EmailDraft, MacDriver, Reminder
 from tinyplan.toolsets.mac._errors import DateFormatError, ToolFileNotFoundError, ToolInputError
 from tinyplan.toolsets.mac._home import default_home
@@ -43,24 +54,9 @@ from tinyplan.toolsets.mac.portable import PortableDriver
 from tinyplan.toolsets.mac.subagents import EmailMode, SubAgent
 from tinyplan.toolsets.mac.zoom import ZoomClient
 
-__all__ = ["SIDE_EFFECT_TOOLS", "mac_tools", "mac_toolset", "pdf_text", "select_driver"]
+__all__ = ["SIDE_EFFECT_TOOLS", "MacTools", "mac_tools", "mac_toolset", "pdf_text", "select_driver"]
 
 DriverChoice = Literal["auto", "portable", "macos"] | MacDriver
-
-#: The tools that change state (calendar, notes, reminders, email, SMS, Zoom): asked for approval, never repeated.
-SIDE_EFFECT_TOOLS = frozenset(
-    {
-        "create_calendar_event",
-        "compose_new_email",
-        "reply_to_email",
-        "forward_email",
-        "create_note",
-        "append_note_content",
-        "create_reminder",
-        "send_sms",
-        "get_zoom_meeting_link",
-    }
-)
 
 
 def pdf_text(path: str | Path) -> str:
@@ -116,54 +112,82 @@ def select_driver(
     raise ToolsetError(f"unknown driver {driver!r}: use 'auto', 'portable', 'macos' or a MacDriver")
 
 
-def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: ZoomClient | None = None) -> list[Tool]:
-    """Build the 16 tools over ``driver``, in `MAC_TOOL_NAMES` order.
+class MacTools:
+    """TinyAgent's 16 Mac tools over one `MacDriver`: each `@tool` method is a tool, in `MAC_TOOL_NAMES` order.
 
-    Args:
+    The tools that change state declare ``side_effects=True`` at their definition (they are asked for approval and
+    never repeated by a replan; `SIDE_EFFECT_TOOLS` lists them). The tools share what the contact lookups found, so
+    an observation can name the person behind a number or address.
+
+    Example::
+
+        tools = Toolset(MacTools(PortableDriver(home)).tools())
+
+    Attributes:
         driver: The machine the tools act on.
-        subagent: Writes email bodies, notes and summaries (default: pass the given text through).
-        zoom: The Zoom client (default: a `ZoomClient` reading ``$ZOOM_ACCESS_TOKEN`` at call time).
+        subagent: Writes email bodies, notes and summaries.
+        zoom: The Zoom client.
     """
-    writer = subagent or SubAgent()
-    zoom_client = zoom or ZoomClient()
-    portable = isinstance(driver, PortableDriver)
-    #: contact_key(number or address) -> the contact's name, from the lookups these tools made (for observations)
-    names: dict[str, str] = {}
 
-    async def ensure_paths(paths: Sequence[str], what: str) -> tuple[str, ...]:
+    def __init__(self, driver: MacDriver, *, subagent: SubAgent | None = None, zoom: ZoomClient | None = None) -> None:
+        """Bind the tools to ``driver``.
+
+        Args:
+            driver: The machine the tools act on.
+            subagent: Writes email bodies, notes and summaries (default: pass the given text through).
+            zoom: The Zoom client (default: a `ZoomClient` reading ``$ZOOM_ACCESS_TOKEN`` at call time).
+        """
+        self.driver = driver
+        self.subagent = subagent or SubAgent()
+        self.zoom = zoom or ZoomClient()
+        self._portable = isinstance(driver, PortableDriver)
+        #: contact_key(number or address) -> the contact's name, from the lookups these tools made (for observations)
+        self._names: dict[str, str] = {}
+
+    def tools(self) -> list[Tool]:
+        """The 16 tools, bound to this instance, in `MAC_TOOL_NAMES` order."""
+        return [get_tool(getattr(self, name)) for name in MAC_TOOL_NAMES]
+
+    # ------------------------------------------------------------------------------------------------ helpers
+    async def _ensure_paths(self, paths: Sequence[str], what: str) -> tuple[str, ...]:
         """Real paths inside the driver's sandbox: an existing file's path is checked, anything else is searched."""
         out: list[str] = []
         for i, p in enumerate(paths, 1):
             if not p.strip():
                 continue
             label = what if len(paths) == 1 else f"{what} {i}"
-            real = await anyio.to_thread.run_sync(driver.sandbox.existing_file, p.strip(), label)
+            real = await anyio.to_thread.run_sync(self.driver.sandbox.existing_file, p.strip(), label)
             if real is None:  # a name to search for; what the driver finds is checked too
-                real = await anyio.to_thread.run_sync(driver.sandbox.check, await driver.find_file(p), label)
+                found = await self.driver.find_file(p)
+                real = await anyio.to_thread.run_sync(self.driver.sandbox.check, found, label)
             out.append(str(real))
         return tuple(out)
 
-    async def person(value: str) -> str:
-        name = names.get(contact_key(value))
+    async def _person(self, value: str) -> str:
+        """A number or address with the contact's name, when known (``Sid Jha (sid@example.com)``)."""
+        name = self._names.get(contact_key(value))
         if name is None:
-            name = await driver.contact_name(value)
+            name = await self.driver.contact_name(value)
         return say.person(value, name)
 
-    async def people(values: Sequence[str]) -> str:
-        return say.listing([await person(v) for v in values])
+    async def _people(self, values: Sequence[str]) -> str:
+        """Several `_person` phrases as one listing."""
+        return say.listing([await self._person(v) for v in values])
 
-    def status(where: str) -> str:
+    def _status(self, where: str) -> str:
         """Where a draft is: ``saved as mail/drafts/….eml`` (portable), ``open in a new message window in Mail``."""
-        return f"saved as {shown(where)}" if portable else f"open in {where}"
+        return f"saved as {self._shown(where)}" if self._portable else f"open in {where}"
 
-    def shown(where: str) -> str:
+    def _shown(self, where: str) -> str:
         """A portable driver's file as a path relative to its home (``calendar/Work.ics``)."""
         path = Path(where)
-        if isinstance(driver, PortableDriver) and path.is_relative_to(driver.home):
-            return path.relative_to(driver.home).as_posix()
+        if isinstance(self.driver, PortableDriver) and path.is_relative_to(self.driver.home):
+            return path.relative_to(self.driver.home).as_posix()
         return where
 
-    async def get_phone_number(name: ContactName) -> PhoneNumber:
+    # -------------------------------------------------------------------------------------------------- tools
+    @tool
+    async def get_phone_number(self, name: ContactName) -> PhoneNumber:
         """Search for a contact by name.
 
         Args:
@@ -172,11 +196,10 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the phone number of the contact.
         """
-        found = await driver.phone_number(name)
-        names[contact_key(found.value)] = found.name
-        return found.value
+        return await look_up_contact(name, self.driver.phone_number, self._names)
 
-    async def get_email_address(name: ContactName) -> EmailAddress:
+    @tool
+    async def get_email_address(self, name: ContactName) -> EmailAddress:
         """Search for a contact by name.
 
         Args:
@@ -185,11 +208,11 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the email address of the contact.
         """
-        found = await driver.email_address(name)
-        names[contact_key(found.value)] = found.name
-        return found.value
+        return await look_up_contact(name, self.driver.email_address, self._names)
 
+    @tool(side_effects=True)
     async def create_calendar_event(
+        self,
         title: str,
         start_date: DateTimeText,
         end_date: DateTimeText = "",
@@ -213,7 +236,7 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
             the status of the event creation.
         """
         start, end = event_times(start_date, end_date)
-        addresses = await ensure_emails(invitees, driver, names=names)
+        addresses = await ensure_emails(invitees, self.driver, names=self._names)
         event = CalendarEvent(
             title=title,
             start=start,
@@ -223,15 +246,16 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
             notes=notes or "",
             calendar="" if calendar in (None, "None") else str(calendar),
         )
-        where = await driver.create_event(event)
+        where = await self.driver.create_event(event)
         what = f"the event {quoted(title)}" if title.strip() else "an untitled event"
-        place = "" if portable else f" in the calendar {quoted(where)}"
-        who = f", inviting {await people(addresses)}," if addresses else ""
+        place = "" if self._portable else f" in the calendar {quoted(where)}"
+        who = f", inviting {await self._people(addresses)}," if addresses else ""
         at = f" at {' '.join(event.location.split())}" if event.location.strip() else ""
-        saved = f" (saved in {shown(where)})" if portable else ""
+        saved = f" (saved in {self._shown(where)})" if self._portable else ""
         return f"Created {what}{place}{who} {say.span(start, end)}{at}{saved}."
 
-    async def open_and_get_file_path(file_name: str) -> FilePath:
+    @tool
+    async def open_and_get_file_path(self, file_name: str) -> FilePath:
         """Opens the file and returns its path.
 
         Args:
@@ -240,9 +264,10 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the absolute path of the file.
         """
-        return await driver.find_file(file_name)
+        return await self.driver.find_file(file_name)
 
-    async def summarize_pdf(pdf_path: FilePath) -> PdfText:
+    @tool
+    async def summarize_pdf(self, pdf_path: FilePath) -> PdfText:
         """Summarizes the content of a PDF file and returns the summary.
 
         This tool can only be used AFTER calling open_and_get_file_path tool to get the PDF file path.
@@ -253,13 +278,15 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the summary.
         """
-        path = (await ensure_paths([pdf_path], "pdf_path") or ("",))[0]
+        path = (await self._ensure_paths([pdf_path], "pdf_path") or ("",))[0]
         if not path:
             raise ToolFileNotFoundError("no PDF path given: call open_and_get_file_path first")
         text = await anyio.to_thread.run_sync(pdf_text, path)
-        return await writer.summary(text)
+        return await self.subagent.summary(text)
 
+    @tool(side_effects=True)
     async def compose_new_email(
+        self,
         recipients: list[EmailAddress],
         cc: list[EmailAddress] = [],  # noqa: B006
         subject: str = "",
@@ -281,19 +308,21 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the status of the email composition.
         """
-        to = await ensure_emails(recipients, driver, names=names)
+        to = await ensure_emails(recipients, self.driver, names=self._names)
         if not to:
             raise ToolInputError("compose_new_email needs at least one recipient")
-        copy = await ensure_emails(cc, driver, names=names)
-        files = await ensure_paths(attachments, "attachment")
-        body = await writer.email_body(context, mode=EmailMode.NEW)
-        where = await driver.compose_email(EmailDraft(to, copy, subject, body, files))
-        copying = f", copying {await people(copy)}," if copy else ""
+        copy = await ensure_emails(cc, self.driver, names=self._names)
+        files = await self._ensure_paths(attachments, "attachment")
+        body = await self.subagent.email_body(context, mode=EmailMode.NEW)
+        where = await self.driver.compose_email(EmailDraft(to, copy, subject, body, files))
+        copying = f", copying {await self._people(copy)}," if copy else ""
         about = f" with the subject {quoted(subject)}" if subject.strip() else " with no subject"
         extra = f" and {say.attachments_phrase(files)}" if files else ""
-        return f"Drafted an email to {await people(to)}{copying}{about}{extra} (not sent; {status(where)})."
+        return f"Drafted an email to {await self._people(to)}{copying}{about}{extra} (not sent; {self._status(where)})."
 
+    @tool(side_effects=True)
     async def reply_to_email(
+        self,
         cc: list[EmailAddress] = [],  # noqa: B006
         context: str = "",
         attachments: list[FilePath] = [],  # noqa: B006
@@ -308,21 +337,23 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the status of the reply.
         """
-        copy = await ensure_emails(cc, driver, names=names)
-        files = await ensure_paths(attachments, "attachment")
-        thread = await driver.selected_email()
-        body = await writer.email_body(context, thread=thread, mode=EmailMode.REPLY)
-        where = await driver.reply_email(copy, body, files)
+        copy = await ensure_emails(cc, self.driver, names=self._names)
+        files = await self._ensure_paths(attachments, "attachment")
+        thread = await self.driver.selected_email()
+        body = await self.subagent.email_body(context, thread=thread, mode=EmailMode.REPLY)
+        where = await self.driver.reply_email(copy, body, files)
         sender_name, sender, subject = say.thread_headers(thread)
         to = "the selected email"
         if sender:
-            to = say.person(sender, sender_name) if sender_name else await person(sender)
-        copying = f", copying {await people(copy)}," if copy else ""
+            to = say.person(sender, sender_name) if sender_name else await self._person(sender)
+        copying = f", copying {await self._people(copy)}," if copy else ""
         about = f" about {quoted(subject)}" if subject else ""
         extra = f", with {say.attachments_phrase(files)}" if files else ""
-        return f"Drafted a reply to {to}{copying}{about}{extra} (not sent; {status(where)})."
+        return f"Drafted a reply to {to}{copying}{about}{extra} (not sent; {self._status(where)})."
 
+    @tool(side_effects=True)
     async def forward_email(
+        self,
         recipients: list[EmailAddress],
         cc: list[EmailAddress] = [],  # noqa: B006
         context: str = "",
@@ -339,25 +370,27 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the status of the forward.
         """
-        to = await ensure_emails(recipients, driver, names=names)
+        to = await ensure_emails(recipients, self.driver, names=self._names)
         if not to:
             raise ToolInputError("forward_email needs at least one recipient")
-        copy = await ensure_emails(cc, driver, names=names)
-        files = await ensure_paths(attachments, "attachment")
+        copy = await ensure_emails(cc, self.driver, names=self._names)
+        files = await self._ensure_paths(attachments, "attachment")
         body = ""
         forwarded = "the selected email"
         if context.strip():  # the thread is read only when a note is written about it
-            thread = await driver.selected_email()
-            body = await writer.email_body(context, thread=thread, mode=EmailMode.FORWARD)
+            thread = await self.driver.selected_email()
+            body = await self.subagent.email_body(context, thread=thread, mode=EmailMode.FORWARD)
             sender_name, sender, subject = say.thread_headers(thread)
             if subject:
                 forwarded = f"the email {quoted(subject)}" + (f" from {sender_name or sender}" if sender else "")
-        where = await driver.forward_email(to, copy, body, files)
-        copying = f", copying {await people(copy)}," if copy else ""
+        where = await self.driver.forward_email(to, copy, body, files)
+        copying = f", copying {await self._people(copy)}," if copy else ""
         extra = f", with {say.attachments_phrase(files)}" if files else ""
-        return f"Drafted a forward to {await people(to)}{copying} of {forwarded}{extra} (not sent; {status(where)})."
+        to_whom = await self._people(to)
+        return f"Drafted a forward to {to_whom}{copying} of {forwarded}{extra} (not sent; {self._status(where)})."
 
-    async def maps_open_location(location: str) -> LocationLink:
+    @tool
+    async def maps_open_location(self, location: str) -> LocationLink:
         """Opens the specified location in Apple Maps.
 
         Args:
@@ -369,10 +402,11 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         if not location.strip():
             raise ToolInputError("maps_open_location needs a location")
         url = "https://maps.apple.com/?q=" + quote_plus(location)
-        await driver.show_url(url)
+        await self.driver.show_url(url)
         return f"Location of {location} in Apple Maps: {url}"
 
-    async def maps_show_directions(start_location: str, end_location: str, transport: str = "d") -> str:
+    @tool
+    async def maps_show_directions(self, start_location: str, end_location: str, transport: str = "d") -> str:
         """Show directions from a start location to an end location in Apple Maps.
 
         Args:
@@ -388,10 +422,11 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         flag = parse_transport(transport)
         start = f"saddr={quote_plus(start_location)}&" if start_location.strip() else ""
         url = f"https://maps.apple.com/?{start}daddr={quote_plus(end_location)}&dirflg={flag}"
-        await driver.show_url(url)
+        await self.driver.show_url(url)
         return f"Directions to {end_location} in Apple Maps: {url}"
 
-    async def create_note(name: NoteName, content: str, folder: str = "") -> str:
+    @tool(side_effects=True)
+    async def create_note(self, name: NoteName, content: str, folder: str = "") -> str:
         """Creates a new note with the given content.
 
         Args:
@@ -404,13 +439,14 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         """
         if not name.strip():
             raise ToolInputError("create_note needs a name")
-        text = await writer.note_content(name, content)
-        where = await driver.create_note(name, text, folder)
-        if portable:
-            return f"Created the note {quoted(name)} (saved as {shown(where)})."
+        text = await self.subagent.note_content(name, content)
+        where = await self.driver.create_note(name, text, folder)
+        if self._portable:
+            return f"Created the note {quoted(name)} (saved as {self._shown(where)})."
         return f"Created the note {quoted(name)} in the folder {quoted(where)}."
 
-    async def open_note(name: NoteName, folder: str = "") -> str:
+    @tool
+    async def open_note(self, name: NoteName, folder: str = "") -> str:
         """Opens an existing note by its name.
 
         Args:
@@ -420,10 +456,11 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the content of the note.
         """
-        note = await driver.read_note(name, folder)
+        note = await self.driver.read_note(name, folder)
         return note.text or f"Note '{note.name}' is empty."
 
-    async def append_note_content(name: NoteName, content: str, folder: str = "") -> str:
+    @tool(side_effects=True)
+    async def append_note_content(self, name: NoteName, content: str, folder: str = "") -> str:
         """Appends content to an existing note.
 
         Args:
@@ -435,17 +472,19 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
             the status of the content appending.
         """
         previous = None
-        if writer.backend is not None:
-            previous = (await driver.read_note(name, folder)).text
-        text = await writer.note_content(name, content, previous=previous)
+        if self.subagent.backend is not None:
+            previous = (await self.driver.read_note(name, folder)).text
+        text = await self.subagent.note_content(name, content, previous=previous)
         if not text.strip():
             raise ToolInputError("append_note_content needs some content to append")
-        where = await driver.append_note(name, text, folder)
-        if portable:
-            return f"Added {quoted(text)} to the note {quoted(PurePath(where).stem)} (saved in {shown(where)})."
+        where = await self.driver.append_note(name, text, folder)
+        if self._portable:
+            return f"Added {quoted(text)} to the note {quoted(PurePath(where).stem)} (saved in {self._shown(where)})."
         return f"Added {quoted(text)} to the note {quoted(where)}."
 
+    @tool(side_effects=True)
     async def create_reminder(
+        self,
         name: str,
         due_date: str = "",
         notes: str = "",
@@ -473,17 +512,18 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         due_time = parse_date(due_date, "due_date")
         due: dt.datetime | dt.date | None = due_time.date() if (due_time is not None and all_day) else due_time
         reminder = Reminder(name=name, due=due, notes=notes, list_name=list_name, priority=priority)
-        where = await driver.create_reminder(reminder)
-        place = "" if portable else f" in the list {quoted(where)}"
+        where = await self.driver.create_reminder(reminder)
+        place = "" if self._portable else f" in the list {quoted(where)}"
         level = say.priority_word(priority)
         if due is None:
             when = " with no due date" + (f" and {level} priority" if level else "")
         else:
             when = f", {say.due_phrase(due)}" + (f", with {level} priority" if level else "")
-        saved = f" (saved in {shown(where)})" if portable else ""
+        saved = f" (saved in {self._shown(where)})" if self._portable else ""
         return f"Created the reminder {quoted(name)}{place}{when}{saved}."
 
-    async def send_sms(recipients: list[PhoneNumber], message: str) -> str:
+    @tool(side_effects=True)
+    async def send_sms(self, recipients: list[PhoneNumber], message: str) -> str:
         """Send an SMS to a list of phone numbers. The message is drafted, not sent.
 
         Args:
@@ -493,15 +533,17 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         Returns:
             the status of the SMS.
         """
-        numbers = await ensure_phone_numbers(recipients, driver, names=names)
+        numbers = await ensure_phone_numbers(recipients, self.driver, names=self._names)
         if not numbers:
             raise ToolInputError("send_sms needs at least one recipient")
         if not message.strip():
             raise ToolInputError("send_sms needs a message")
-        where = await driver.draft_sms(numbers, message)
-        return f"Drafted a text to {await people(numbers)}: {quoted(message)} (not sent; {status(where)})."
+        where = await self.driver.draft_sms(numbers, message)
+        return f"Drafted a text to {await self._people(numbers)}: {quoted(message)} (not sent; {self._status(where)})."
 
+    @tool(side_effects=True)
     async def get_zoom_meeting_link(
+        self,
         topic: str,
         start_time: DateTimeText,
         duration: int = 60,
@@ -523,31 +565,24 @@ def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: Zoom
         start = parse_date(start_time, "start_time")
         if start is None:
             raise DateFormatError("start_time is required: use ISO format 'YYYY-MM-DD HH:MM:SS'")
-        invitees = await ensure_emails(meeting_invitees, driver, names=names)
-        return await zoom_client.create_meeting(topic, start, duration, invitees)
+        invitees = await ensure_emails(meeting_invitees, self.driver, names=self._names)
+        return await self.zoom.create_meeting(topic, start, duration, invitees)
 
-    functions: dict[str, Callable[..., Any]] = {
-        f.__name__: f
-        for f in (
-            get_phone_number,
-            get_email_address,
-            create_calendar_event,
-            open_and_get_file_path,
-            summarize_pdf,
-            compose_new_email,
-            reply_to_email,
-            forward_email,
-            maps_open_location,
-            maps_show_directions,
-            create_note,
-            open_note,
-            append_note_content,
-            create_reminder,
-            send_sms,
-            get_zoom_meeting_link,
-        )
-    }
-    return [Tool.from_function(functions[n], side_effects=n in SIDE_EFFECT_TOOLS) for n in MAC_TOOL_NAMES]
+
+#: The tools that change state (calendar, notes, reminders, email, SMS, Zoom): asked for approval, never repeated.
+#: Read from the ``@tool(side_effects=True)`` declarations of `MacTools`.
+SIDE_EFFECT_TOOLS = frozenset(name for name in MAC_TOOL_NAMES if get_tool(getattr(MacTools, name)).side_effects)
+
+
+def mac_tools(driver: MacDriver, *, subagent: SubAgent | None = None, zoom: ZoomClient | None = None) -> list[Tool]:
+    """Build the 16 tools over ``driver``, in `MAC_TOOL_NAMES` order (the tools of a `MacTools`).
+
+    Args:
+        driver: The machine the tools act on.
+        subagent: Writes email bodies, notes and summaries (default: pass the given text through).
+        zoom: The Zoom client (default: a `ZoomClient` reading ``$ZOOM_ACCESS_TOKEN`` at call time).
+    """
+    return MacTools(driver, subagent=subagent, zoom=zoom).tools()
 
 
 def mac_toolset(

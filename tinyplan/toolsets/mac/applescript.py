@@ -1,9 +1,9 @@
-"""AppleScript string literals and the command runner the macOS driver uses.
+r"""AppleScript string literals and the command runner the macOS driver uses.
 
 TinyAgent's macOS tools (Erdogan et al. 2024) build AppleScript sources by pasting text between quotes, escaping at
 most the double quote; a contact name or an email body holding ``" & (do shell script "...") & "`` runs arbitrary
 code. Here every value goes through `applescript_string`, which always yields exactly one string-literal token:
-the AppleScript lexer ends a string only at an unescaped ``"``, and both ``"`` and ``\\`` are escaped.
+the AppleScript lexer ends a string only at an unescaped ``"``, and both ``"`` and ``\`` are escaped.
 
 Commands run through an injectable `Runner` (an async callable taking an argv list), so the driver is testable on any
 platform by recording the scripts it would run.
@@ -34,10 +34,10 @@ _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def applescript_string(value: str) -> str:
-    """Write ``value`` as one AppleScript string literal, e.g. ``'say "hi"'`` → ``"say \\"hi\\""``.
+    r"""Write ``value`` as one AppleScript string literal, e.g. ``'say "hi"'`` → ``"say \"hi\""``.
 
-    Backslashes and double quotes are escaped, line feeds, carriage returns and tabs become ``\\n``, ``\\r``,
-    ``\\t`` (so the script's line structure stays intact). AppleScript has no escape for other control characters;
+    Backslashes and double quotes are escaped, line feeds, carriage returns and tabs become ``\n``, ``\r``,
+    ``\t`` (so the script's line structure stays intact). AppleScript has no escape for other control characters;
     they are kept verbatim inside the quotes, where they cannot end the literal.
 
     Raises:
@@ -75,13 +75,14 @@ class Runner(Protocol):
 
 
 class SubprocessRunner:
-    """The real runner: starts the command with `anyio.run_process` (no shell is involved).
-
-    Args:
-        timeout: Seconds a command may take; None waits forever.
-    """
+    """The real runner: starts the command with `anyio.run_process` (no shell is involved)."""
 
     def __init__(self, timeout: float | None = 60.0) -> None:
+        """A runner that stops a command after ``timeout`` seconds.
+
+        Args:
+            timeout: Seconds a command may take; None waits forever.
+        """
         self.timeout = timeout
 
     async def __call__(self, argv: Sequence[str]) -> CommandResult:

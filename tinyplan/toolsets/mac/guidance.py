@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tinyplan._checks import Cue
-from tinyplan._parser import END_OF_PLAN
+from tinyplan._syntax import END_OF_PLAN
 
 __all__ = [
     "MAC_CUES",
@@ -355,13 +355,13 @@ MAC_EXAMPLES: tuple[tuple[frozenset[str], str], ...] = tuple(
 
 
 def mac_examples(tool_names: Iterable[str]) -> list[str]:
-    """The example plans that use only the given tools.
+    r"""The example plans that use only the given tools.
 
     Args:
         tool_names: The tools offered to the planner.
 
     Returns:
-        ``"Question: ...\\n<plan>"`` texts, each ending with ``join()<END_OF_PLAN>``.
+        ``"Question: ...\n<plan>"`` texts, each ending with ``join()<END_OF_PLAN>``.
     """
     names = frozenset(tool_names)
     return [text for tools, text in MAC_EXAMPLES if tools <= names]

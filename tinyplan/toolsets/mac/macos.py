@@ -1,5 +1,7 @@
-"""The macOS driver: Contacts, Calendar, Mail, Notes, Reminders and Messages through AppleScript (``osascript``),
-files through Spotlight (``mdfind``), Maps through ``maps.apple.com`` URLs opened with ``open``.
+"""The macOS driver: the Mac's own apps through AppleScript, Spotlight and Maps URLs.
+
+Contacts, Calendar, Mail, Notes, Reminders and Messages go through AppleScript (``osascript``), files through
+Spotlight (``mdfind``), Maps through ``maps.apple.com`` URLs opened with ``open``.
 
 It follows TinyAgent's macOS tools (Erdogan et al. 2024) with two differences: every value in a script is an
 escaped AppleScript string literal (`applescript_string`) or an integer the driver computed, so no input can change
@@ -68,14 +70,6 @@ class MacOSDriver(MacDriver):
     Files are found, opened, attached and summarized only inside the `sandbox`: ``home`` (default: the user's home
     folder, ``Path.home()``) and the ``allow`` roots. A path outside them is a `ToolInputError`; Spotlight hits
     outside them are ignored.
-
-    Args:
-        runner: Runs a command (argv list) and returns a `CommandResult`; default `SubprocessRunner`. Inject a
-            recording runner to test on any platform.
-        search_in: Limit Spotlight file search to this folder (``mdfind -onlyin``); None searches everywhere (hits
-            outside the sandbox are dropped either way).
-        home: The folder files come from, and the base of relative paths; None: the user's home folder.
-        allow: More folders (or files) files may come from, e.g. ``["/Volumes/Work"]``. Default: none.
     """
 
     name = "macos"
@@ -88,12 +82,23 @@ class MacOSDriver(MacDriver):
         home: str | os.PathLike[str] | None = None,
         allow: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
+        """A driver that runs its commands through ``runner``.
+
+        Args:
+            runner: Runs a command (argv list) and returns a `CommandResult`; default `SubprocessRunner`. Inject a
+                recording runner to test on any platform.
+            search_in: Limit Spotlight file search to this folder (``mdfind -onlyin``); None searches everywhere (hits
+                outside the sandbox are dropped either way).
+            home: The folder files come from, and the base of relative paths; None: the user's home folder.
+            allow: More folders (or files) files may come from, e.g. ``["/Volumes/Work"]``. Default: none.
+        """
         self.runner: Runner = runner if runner is not None else SubprocessRunner()
         self.search_in = search_in
         label = "the home folder" if home is not None else "the user's home folder"
         self._sandbox = FileSandbox(Path.home() if home is None else home, allow, home_label=label)
 
     def __repr__(self) -> str:
+        """The runner and the sandbox."""
         return f"MacOSDriver(runner={self.runner!r}, sandbox={self.sandbox!r})"
 
     async def _checked(self, paths: tuple[str, ...], what: str) -> tuple[str, ...]:

@@ -67,6 +67,20 @@ def _safe_name(text: str, what: str) -> str:
     return name[:120]
 
 
+def _component(component: icalendar.cal.Component, summary: str, **fields: Any) -> icalendar.cal.Component:
+    """``component`` with a new ``uid``, ``dtstamp`` (now), ``summary`` and, in order, each of ``fields`` that is set.
+
+    A field whose value is empty, 0 or None is left out.
+    """
+    component.add("uid", f"{uuid.uuid4()}@tinyplan")
+    component.add("dtstamp", dt.datetime.now(dt.UTC))
+    component.add("summary", summary)
+    for key, value in fields.items():
+        if value:
+            component.add(key, value)
+    return component
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -101,15 +115,6 @@ class PortableDriver(MacDriver):
     Files are read, attached and searched only inside ``home`` and the ``allow`` roots (the `sandbox`); a path
     outside them (absolute, ``..``, a symlink pointing out, a look-alike of ``/``) is a `ToolInputError`. Files the
     driver itself keeps (contacts, notes, the inbox, calendars) are skipped when they are symlinks pointing out.
-
-    Args:
-        home: The home folder. It must exist (see `copy_sample_home` to make one).
-        allow: More folders (or files) the tools may read and attach files from, e.g. ``["~/Documents"]``; they are
-            searched after the home. Default: none, only the home.
-        now: The clock, for draft timestamps and DTSTAMP (default: local now).
-
-    Raises:
-        MacToolError: ``home`` is not an existing folder.
     """
 
     name = "portable"
@@ -121,6 +126,17 @@ class PortableDriver(MacDriver):
         allow: Iterable[str | os.PathLike[str]] = (),
         now: Callable[[], dt.datetime] = dt.datetime.now,
     ) -> None:
+        """A driver over the files in ``home``.
+
+        Args:
+            home: The home folder. It must exist (see `copy_sample_home` to make one).
+            allow: More folders (or files) the tools may read and attach files from, e.g. ``["~/Documents"]``; they are
+                searched after the home. Default: none, only the home.
+            now: The clock, for draft timestamps and DTSTAMP (default: local now).
+
+        Raises:
+            MacToolError: ``home`` is not an existing folder.
+        """
         self.home = Path(home).expanduser().resolve()
         if not self.home.is_dir():
             raise MacToolError(f"home folder {self.home} does not exist (copy_sample_home() creates one)")
@@ -129,6 +145,7 @@ class PortableDriver(MacDriver):
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
+        """The home folder and the allowed roots."""
         return f"PortableDriver(home={str(self.home)!r}, allow={[str(p) for p in self.sandbox.allowed]!r})"
 
     def _inside(self, paths: Iterable[Path]) -> list[Path]:
@@ -182,64 +199,58 @@ class PortableDriver(MacDriver):
         return await self._run(self._contact_name, value)
 
     # ------------------------------------------------------------------------------------------------- calendars
-    def _append_component(self, path: Path, component: icalendar.cal.Component) -> None:
-        path = self._target(path)
+    def _append_component(self, folder: str, name: str, what: str, component: icalendar.cal.Component) -> str:
+        """Add ``component`` to ``<folder>/<name>.ics`` (a new calendar file when there is none); return its path."""
+        path = self.home / folder / f"{_safe_name(name, what)}.ics"
+        target = self._target(path)
         with self._lock:
-            if path.is_symlink():
-                self.sandbox.check(path, what=f"the file {path.name}")
-            if path.exists():
+            if target.is_symlink():
+                self.sandbox.check(target, what=f"the file {target.name}")
+            if target.exists():
                 try:
-                    cal = icalendar.Calendar.from_ical(path.read_bytes())
+                    cal = icalendar.Calendar.from_ical(target.read_bytes())
                 except ValueError as exc:
-                    raise MacToolError(f"{path} is not a valid iCalendar file: {exc}") from None
+                    raise MacToolError(f"{target} is not a valid iCalendar file: {exc}") from None
             else:
                 cal = icalendar.Calendar()
                 cal.add("prodid", PRODID)
                 cal.add("version", "2.0")
             cal.add_component(component)
-            _atomic_write(path, cal.to_ical())
+            _atomic_write(target, cal.to_ical())
+        return str(path)
 
     def _create_event(self, event: CalendarEvent) -> str:
         calendar = event.calendar.strip() or DEFAULT_CALENDAR
-        vevent = icalendar.Event()
-        vevent.add("uid", f"{uuid.uuid4()}@tinyplan")
-        vevent.add("dtstamp", dt.datetime.now(dt.UTC))
-        vevent.add("summary", event.title)
-        vevent.add("dtstart", event.start)
-        vevent.add("dtend", event.end)
-        if event.location:
-            vevent.add("location", event.location)
-        if event.notes:
-            vevent.add("description", event.notes)
+        vevent = _component(
+            icalendar.Event(),
+            event.title,
+            dtstart=event.start,
+            dtend=event.end,
+            location=event.location,
+            description=event.notes,
+        )
         for address in event.invitees:
             attendee = icalendar.vCalAddress(f"mailto:{address}")
             attendee.params["ROLE"] = icalendar.vText("REQ-PARTICIPANT")
             attendee.params["RSVP"] = icalendar.vText("TRUE")
             vevent.add("attendee", attendee, encode=False)
-        path = self.home / "calendar" / f"{_safe_name(calendar, 'calendar')}.ics"
-        self._append_component(path, vevent)
-        return str(path)
+        return self._append_component("calendar", calendar, "calendar", vevent)
 
     async def create_event(self, event: CalendarEvent) -> str:
         """Append a VEVENT to ``calendar/<calendar>.ics``; return the file path."""
         return await self._run(self._create_event, event)
 
     def _create_reminder(self, reminder: Reminder) -> str:
-        todo = icalendar.Todo()
-        todo.add("uid", f"{uuid.uuid4()}@tinyplan")
-        todo.add("dtstamp", dt.datetime.now(dt.UTC))
-        todo.add("summary", reminder.name)
-        todo.add("status", "NEEDS-ACTION")
-        if reminder.notes:
-            todo.add("description", reminder.notes)
-        if reminder.priority:
-            todo.add("priority", reminder.priority)
-        if reminder.due is not None:
-            todo.add("due", reminder.due)
+        todo = _component(
+            icalendar.Todo(),
+            reminder.name,
+            status="NEEDS-ACTION",
+            description=reminder.notes,
+            priority=reminder.priority,
+            due=reminder.due,
+        )
         list_name = reminder.list_name.strip() or DEFAULT_REMINDER_LIST
-        path = self.home / "reminders" / f"{_safe_name(list_name, 'list_name')}.ics"
-        self._append_component(path, todo)
-        return str(path)
+        return self._append_component("reminders", list_name, "list_name", todo)
 
     async def create_reminder(self, reminder: Reminder) -> str:
         """Append a VTODO to ``reminders/<list>.ics``; return the file path."""

@@ -91,15 +91,7 @@ def _clean(text: str) -> str:
 
 
 class SubAgent:
-    """Writes text with a backend, or passes the given text through when there is none.
-
-    Args:
-        backend: The model; None passes text through (see the module docs).
-        context_budget: How much context fits the model: characters, or tokens when ``count_tokens`` is given.
-        count_tokens: Counts tokens of a text (e.g. a tokenizer's ``len(encode(text))``); None counts characters.
-        max_tokens: Most tokens a sub-agent answer may have.
-        user_notes: Facts about the user's preferences added to the email prompt (TinyAgent's custom instructions).
-    """
+    """Writes text with a backend, or passes the given text through when there is none."""
 
     def __init__(
         self,
@@ -110,6 +102,18 @@ class SubAgent:
         max_tokens: int = 512,
         user_notes: str = "",
     ) -> None:
+        """A sub-agent that writes with ``backend`` within ``context_budget``.
+
+        Args:
+            backend: The model; None passes text through (see the module docs).
+            context_budget: How much context fits the model: characters, or tokens when ``count_tokens`` is given.
+            count_tokens: Counts tokens of a text (e.g. a tokenizer's ``len(encode(text))``); None counts characters.
+            max_tokens: Most tokens a sub-agent answer may have.
+            user_notes: Facts about the user's preferences added to the email prompt (TinyAgent's custom instructions).
+
+        Raises:
+            ToolInputError: ``context_budget`` is not positive.
+        """
         if context_budget < 1:
             raise ToolInputError(f"context_budget must be positive, got {context_budget}")
         self.backend = backend

@@ -37,15 +37,7 @@ def _local_zone_name() -> str:
 
 
 class ZoomClient:
-    """Creates Zoom meetings with a bearer access token (an OAuth token of a Zoom app).
-
-    Args:
-        token: The access token; None reads ``$ZOOM_ACCESS_TOKEN`` when a meeting is created.
-        base_url: The API root; None reads ``$ZOOM_API_URL``, else ``https://api.zoom.us/v2``.
-        timezone: The IANA zone of the start times (default: the machine's zone, else UTC).
-        timeout: Seconds per request.
-        transport: An httpx transport (tests); None uses the network.
-    """
+    """Creates Zoom meetings with a bearer access token (an OAuth token of a Zoom app)."""
 
     def __init__(
         self,
@@ -56,6 +48,15 @@ class ZoomClient:
         timeout: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """A client of the Zoom API; nothing is sent until a meeting is created.
+
+        Args:
+            token: The access token; None reads ``$ZOOM_ACCESS_TOKEN`` when a meeting is created.
+            base_url: The API root; None reads ``$ZOOM_API_URL``, else ``https://api.zoom.us/v2``.
+            timezone: The IANA zone of the start times (default: the machine's zone, else UTC).
+            timeout: Seconds per request.
+            transport: An httpx transport (tests); None uses the network.
+        """
         self._token = token
         self._base_url = base_url
         self.timezone = timezone or _local_zone_name()

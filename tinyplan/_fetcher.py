@@ -8,294 +8,34 @@ first tool starts before the plan is complete.
 
 from __future__ import annotations
 
-import enum
 import inspect
-import json
 import math
 import time
-import types
-import typing
 from collections import deque
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import networkx as nx
-import pydantic
 from anyio.abc import TaskGroup
 
 from tinyplan._errors import PlanValidationError
 from tinyplan._events import Event, TaskFinished, TaskStarted
-from tinyplan._parser import JOIN, Interpolated, Ref, Task, plan_literal, references_in
+from tinyplan._parser import references_in
+from tinyplan._resolve import ResolveError, resolve_value, resolved_call_text, take_fields
+from tinyplan._syntax import JOIN
 from tinyplan._telemetry import tool_span
 from tinyplan._tools import Tool, ToolArgumentError, Toolset, canonical_arguments
+from tinyplan._types import Task, TaskResult, TaskState
 
-__all__ = [
-    "ApproveFn",
-    "TaskFetchingUnit",
-    "TaskResult",
-    "TaskState",
-    "build_graph",
-    "observation_text",
-]
-
-
-class TaskState(enum.StrEnum):
-    """Where a task is. Every task ends in a terminal state (all but PENDING and RUNNING)."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"  # the tool raised, or the arguments were invalid
-    TIMED_OUT = "timed_out"
-    SKIPPED = "skipped"  # a dependency did not succeed
-    REFUSED = "refused"  # the approval callback said no
-    CANCELLED = "cancelled"
-
-    @property
-    def terminal(self) -> bool:
-        """Whether the task has ended."""
-        return self not in (TaskState.PENDING, TaskState.RUNNING)
-
-
-ERROR_STATES = frozenset({TaskState.FAILED, TaskState.TIMED_OUT, TaskState.SKIPPED, TaskState.REFUSED})
-
-
-@dataclass(eq=False, slots=True)
-class TaskResult:
-    """A task's run: its state, observation, error and timings.
-
-    Attributes:
-        task: The parsed task.
-        state: Its `TaskState`.
-        observation: The tool's return value (any Python object), None unless SUCCEEDED.
-        error: Why it did not succeed, written for the model to read; None on success.
-        arguments: The validated arguments the tool was called with (references resolved), once known.
-        resolved_text: For a task whose arguments refer to earlier tasks: the call with those references replaced by
-            their values (``reserve(room_id=103)`` for ``reserve(room_id="$1[0]")``), each value cut at
-            `RESOLVED_VALUE_CHARS` characters; None otherwise. The planner and joiner prompts show it instead of
-            ``task.text``, as LLMCompiler's joiner sees the calls as they ran.
-        reused: True when a side-effecting call was not run again because an earlier plan already did it.
-        queued_at: `time.perf_counter()` seconds when the task reached the executor.
-        started_at: When the tool was called (None if it never ran).
-        finished_at: When the task reached its terminal state.
-    """
-
-    task: Task
-    state: TaskState = TaskState.PENDING
-    observation: Any = None
-    error: str | None = None
-    arguments: dict[str, Any] | None = None
-    resolved_text: str | None = None
-    reused: bool = False
-    queued_at: float = 0.0
-    started_at: float | None = None
-    finished_at: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the task succeeded."""
-        return self.state is TaskState.SUCCEEDED
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds the tool ran (None if it never started or has not finished)."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return self.finished_at - self.started_at
-
-    def render(self) -> str:
-        """The task and its observation as the planner and joiner prompts show them."""
-        head = f"{self.task.idx}. {self.resolved_text or self.task.text}"
-        if self.task.is_join:
-            return head
-        if self.state is TaskState.SUCCEEDED:
-            note = " (already done in an earlier plan; not run again)" if self.reused else ""
-            return f"{head}\nObservation{note}: {observation_text(self.observation)}"
-        return f"{head}\nObservation: ERROR ({self.state.value}): {self.error}"
-
-    def __str__(self) -> str:
-        return self.render()
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the run (observation as JSON-compatible data where possible, else its text)."""
-        return {
-            "idx": self.task.idx,
-            "tool": self.task.name,
-            "call": self.task.text,
-            "dependencies": list(self.task.dependencies),
-            "thought": self.task.thought,
-            "state": self.state.value,
-            "observation": _jsonable(self.observation),
-            "error": self.error,
-            "arguments": _jsonable(self.arguments),
-            "resolved_call": self.resolved_text,
-            "reused": self.reused,
-            "duration_s": self.duration,
-        }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="json")
-    if is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(asdict(value))
-    try:
-        return json.loads(json.dumps(value, default=str))
-    except (TypeError, ValueError):
-        return str(value)
-
-
-#: How many characters of one resolved argument value `TaskResult.resolved_text` shows.
-RESOLVED_VALUE_CHARS = 200
-
-
-def resolved_call_text(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
-    """A call written in plan syntax with already-resolved argument values, e.g. ``reserve(room_id=103)``."""
-
-    def lit(value: Any) -> str:
-        return plan_literal(value, max_chars=RESOLVED_VALUE_CHARS, default=_jsonable)
-
-    parts = [lit(a) for a in args] + [f"{k}={lit(v)}" for k, v in kwargs.items()]
-    return f"{name}({', '.join(parts)})"
-
-
-def observation_text(value: Any) -> str:
-    """Text of an observation for prompts and for ``$N`` inside a longer string.
-
-    Strings stay as they are; None is ``""``; numbers and booleans use ``str``; other values are JSON.
-    """
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, (bool, int, float)):
-        return str(value)
-    return json.dumps(_jsonable(value), ensure_ascii=False)
+__all__ = ["ApproveFn", "TaskFetchingUnit", "aiter_tasks", "build_graph"]
 
 
 ApproveFn = Callable[[TaskResult], "bool | Awaitable[bool]"]
 """Asked before a side-effecting tool runs, with the `TaskResult` (``arguments`` filled in); False refuses."""
 
 EventSink = Callable[[Event], None]
-
-
-class _ResolveError(Exception):
-    pass
-
-
-def _follow(value: Any, path: Sequence[str | int], ref: Ref) -> Any:
-    for at, step in enumerate(path):
-        try:
-            is_list = isinstance(value, Sequence) and not isinstance(value, (str, bytes))
-            if isinstance(value, Mapping) or (isinstance(step, int) and is_list):
-                value = value[step]
-            elif isinstance(step, str) and not step.startswith("_") and hasattr(value, step):
-                value = getattr(value, step)
-            else:
-                raise KeyError(step)
-        except (KeyError, IndexError, TypeError):
-            raise _ResolveError(
-                f"{ref}: task {ref.task}'s output has no {'index' if isinstance(step, int) else 'field'} {step!r}"
-                f"{_shape_hint(value, Ref(ref.task, tuple(path[:at])))} (output: {observation_text(value)[:200]})"
-            ) from None
-    return value
-
-
-_SCALARS = (str, int, float, bool)
-
-
-def _is_scalar(annotation: Any) -> bool:
-    if annotation in _SCALARS:
-        return True
-    options = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return (
-        bool(options)
-        and typing.get_origin(annotation) in (typing.Union, types.UnionType)
-        and all(a in _SCALARS for a in options)
-    )
-
-
-def _field_for(parameter: str, value: Mapping[str, Any]) -> str | None:
-    """The one field of ``value`` a parameter means: its own name, else ``id`` for ``*_id`` and ``*Id``."""
-    keys = [k for k in value if isinstance(k, str)]
-    same = [k for k in keys if k.casefold() == parameter.casefold()]
-    if len(same) == 1:
-        return same[0]
-    if parameter.casefold() == "id" or parameter.casefold().endswith("_id") or parameter.endswith("Id"):
-        ids = [k for k in keys if k.casefold() == "id"]
-        if len(ids) == 1:
-            return ids[0]
-    return None
-
-
-def _take_fields(
-    tool_: Tool, task: Task, args: list[Any], kwargs: dict[str, Any], error: ToolArgumentError
-) -> tuple[list[Any], dict[str, Any]]:
-    """Retry a call whose exact ``$N`` reference gave an object where the parameter takes a scalar.
-
-    A small model writes ``get_reviews(stay_id="$1[0]")`` for "the first result's id" when the first result is
-    ``{"id": 881, "name": ...}``. For such a parameter (str, int, float or bool) the object's field of the same name
-    is taken (case-insensitively), or its ``id`` field for a parameter named ``*_id`` or ``*Id`` — only when exactly
-    one field fits.
-
-    Returns:
-        The arguments with those fields taken.
-
-    Raises:
-        ToolArgumentError: No parameter fits; the message is ``error``'s, plus what each such object holds and how
-            to refer into it.
-    """
-    raw = tool_.bind(task.args, task.kwargs)
-    positional = {p.name: i for i, p in enumerate(tool_.parameters[: len(args)])}
-    hints: list[str] = []
-    changed = False
-    for p in tool_.parameters:
-        ref = raw.get(p.name)
-        value = args[positional[p.name]] if p.name in positional else kwargs.get(p.name)
-        if not isinstance(ref, Ref) or not isinstance(value, Mapping) or not _is_scalar(p.annotation):
-            continue
-        key = _field_for(p.name, value)
-        if key is None:
-            hints.append(f"{p.name} got {ref}, {_shape_hint(value, ref).removeprefix('; it is ')}")
-            continue
-        if p.name in positional:
-            args[positional[p.name]] = value[key]
-        else:
-            kwargs[p.name] = value[key]
-        changed = True
-    if not changed:
-        raise ToolArgumentError("; ".join([str(error), *hints]))
-    return args, kwargs
-
-
-def _shape_hint(value: Any, here: Ref) -> str:
-    """What the value at ``here`` is and how to refer into it, for the replan prompt."""
-    if isinstance(value, Mapping) and value:
-        keys = [str(k) for k in list(value)[:8]]
-        first = keys[0]
-        example = f"{here}.{first}" if first.isidentifier() else f"{here}[{json.dumps(first)}]"
-        return f"; it is an object with the fields {', '.join(keys)} (write e.g. {example})"
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-        if not value:
-            return "; it is an empty list"
-        return f"; it is a list of {len(value)} item(s) (write e.g. {here}[0])"
-    return ""
-
-
-def _resolve(value: Any, results: Mapping[int, TaskResult]) -> Any:
-    if isinstance(value, Ref):
-        return _follow(results[value.task].observation, value.path, value)
-    if isinstance(value, Interpolated):
-        return "".join(p if isinstance(p, str) else observation_text(_resolve(p, results)) for p in value.parts)
-    if isinstance(value, list):
-        return [_resolve(v, results) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_resolve(v, results) for v in value)
-    if isinstance(value, dict):
-        return {k: _resolve(v, results) for k, v in value.items()}
-    return value
 
 
 def _needs(task: Task) -> tuple[int, ...]:
@@ -550,16 +290,16 @@ class TaskFetchingUnit:
             result.error = f"unknown tool {task.name!r}"
             return
         try:
-            args = [_resolve(a, results) for a in task.args] if task.args else []
-            kwargs = {k: _resolve(v, results) for k, v in task.kwargs.items()} if task.kwargs else {}
+            args = [resolve_value(a, results) for a in task.args] if task.args else []
+            kwargs = {k: resolve_value(v, results) for k, v in task.kwargs.items()} if task.kwargs else {}
             try:
                 result.arguments = tool_.validate(args, kwargs)
             except ToolArgumentError as exc:
-                args, kwargs = _take_fields(tool_, task, args, kwargs, exc)
+                args, kwargs = take_fields(tool_, task, args, kwargs, exc)
                 result.arguments = tool_.validate(args, kwargs)
             if references_in(task.args) or references_in(dict(task.kwargs)):
                 result.resolved_text = resolved_call_text(task.name, args, kwargs)
-        except (_ResolveError, ToolArgumentError) as exc:
+        except (ResolveError, ToolArgumentError) as exc:
             result.state = TaskState.FAILED
             result.error = str(exc)
             return

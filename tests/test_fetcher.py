@@ -34,7 +34,8 @@ from tinyplan import (
     tool,
 )
 from tinyplan._events import Event
-from tinyplan._executor import RESOLVED_VALUE_CHARS, _field_for
+from tinyplan._resolve import RESOLVED_VALUE_CHARS
+from tinyplan._resolve import field_for as _field_for
 from tinyplan._tools import canonical_arguments
 
 pytestmark = pytest.mark.anyio
