@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from answer_scenarios import HELDOUT, SCENARIOS, Outcome, World, judge
 
 from tinyplan import Backend, Planner
-from tinyplan._model import default_model_path
 from tinyplan.backends import LlamaServerProcess, make_backend
+from tinyplan.backends._gguf import default_model_path
 
 
 def _short(text: str | None, n: int = 90) -> str:

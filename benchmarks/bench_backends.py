@@ -28,8 +28,8 @@ import anyio
 import httpx
 
 from tinyplan import Backend, CompletionRequest, Message, Usage
-from tinyplan._model import resolve_model
 from tinyplan.backends import LlamaCppBackend, LlamaServerProcess, OpenAICompatibleBackend
+from tinyplan.backends._gguf import resolve_model
 
 SYSTEM = """Given a user query, create a plan to solve it with the utmost parallelizability.
 Each plan should comprise an action from the following types:

@@ -190,9 +190,9 @@ class _Server:
     """A llama-server for one scenario (started on demand, timed from before its start)."""
 
     def __init__(self, model: str | None, spec: bool) -> None:
-        from tinyplan._model import resolve_model
         from tinyplan.backends import LlamaServerProcess
         from tinyplan.backends._default_run import RUN_CONTEXT
+        from tinyplan.backends._gguf import resolve_model
 
         self.process = LlamaServerProcess(resolve_model(model), ctx_size=RUN_CONTEXT, speculative=spec)
 
@@ -317,9 +317,9 @@ async def _decode_variants(repeats: int, model: str | None, names: Sequence[str]
     reference's (the first variant of its kind: in-process, llama-server)."""
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
-    from tinyplan._model import resolve_model
     from tinyplan.backends import LlamaCppBackend, LlamaServerProcess
     from tinyplan.backends._default_run import RUN_CONTEXT, default_run_planner
+    from tinyplan.backends._gguf import resolve_model
     from tinyplan.toolsets.mac import copy_sample_home, mac_toolset
 
     tools = mac_toolset(copy_sample_home(Path(tempfile.mkdtemp()) / "home"))

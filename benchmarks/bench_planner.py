@@ -21,8 +21,8 @@ from pathlib import Path
 import anyio
 
 from tinyplan import Planner, PlanResult
-from tinyplan._model import default_model_path
 from tinyplan.backends import LlamaCppBackend, LlamaServerProcess
+from tinyplan.backends._gguf import default_model_path
 from tinyplan.toolsets.mac import copy_sample_home, mac_toolset
 
 QUERIES = [

@@ -102,7 +102,7 @@ def token_counter(gguf: str | None) -> tuple[Callable[[str], int], str]:
         from llama_cpp import Llama
 
         if gguf is None:
-            from tinyplan._model import default_model_path
+            from tinyplan.backends._gguf import default_model_path
 
             gguf = str(default_model_path())
         vocab = Llama(model_path=gguf, vocab_only=True, verbose=False)

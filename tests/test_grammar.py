@@ -681,7 +681,7 @@ def _model_file() -> Path | None:
     if env and Path(env).is_file():
         return Path(env)
     try:
-        from tinyplan._model import cached_model_path
+        from tinyplan.backends._gguf import cached_model_path
 
         return cached_model_path()
     except Exception:  # the model module is missing or cannot read its cache

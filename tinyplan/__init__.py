@@ -42,7 +42,6 @@ from tinyplan._events import (
 from tinyplan._fetcher import ApproveFn, TaskFetchingUnit, build_graph
 from tinyplan._grammar import GrammarError, GrammarLevel, plan_grammar
 from tinyplan._joiner import joiner_grammar, parse_join
-from tinyplan._model import default_model_path, resolve_model, tiny_model_path
 from tinyplan._parser import PlanParser, parse_plan
 from tinyplan._planner import Planner
 from tinyplan._prompt import ExampleSource, PromptParts, PromptRenderer, RoundView, count_tokens
@@ -72,6 +71,7 @@ from tinyplan.backends import (
     ScriptedBackend,
     ScriptedFailure,
 )
+from tinyplan.backends._gguf import default_model_path, resolve_model, tiny_model_path
 
 __version__ = "0.1.0"
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import anyio
 import click
@@ -135,19 +132,9 @@ def load_backend(spec: str) -> Backend:
     Raises:
         click.BadParameter: The module cannot be imported, lacks the attribute, or it is not a backend.
     """
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise click.BadParameter("expected module:attribute, e.g. mybackends:backend", param_hint="--backend")
-    sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="--backend") from exc
-    finally:
-        sys.path.pop(0)
-    obj: Any = getattr(module, attribute, None)
-    if obj is None:
-        raise click.BadParameter(f"{module_name!r} has no attribute {attribute!r}", param_hint="--backend")
+    from tinyplan.cli import load_attribute
+
+    obj = load_attribute(spec, param_hint="--backend", example="mybackends:backend")
     if not hasattr(obj, "stream") and callable(obj):
         obj = obj()
     if not callable(getattr(obj, "stream", None)):

@@ -308,7 +308,7 @@ class PlanParser:
         text = self._consume(head.end())
         self._pending = _Pending(idx=idx, name=name, line_no=self._line_no - text.count("\n"), head=text, scan=_Scan())
 
-    def _continue_call(self, out: list[Task], *, final: bool) -> bool:
+    def _continue_call(self, out: list[Task], *, final: bool) -> bool:  # noqa: C901 -- the hot loop: one flat scanner
         p = self._pending
         assert p is not None
         s = p.scan

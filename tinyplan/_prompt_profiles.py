@@ -72,8 +72,9 @@ def without_examples(renderer: PromptRenderer | None = None) -> PromptRenderer:
 
 
 def renderer_for(profile: PromptProfile, renderer: PromptRenderer | None = None) -> PromptRenderer:
-    """The renderer of a prompt profile: ``renderer`` (or the default) for ``examples``, `without_examples` of it
-    for ``no-examples``.
+    """The renderer of a prompt profile.
+
+    ``renderer`` (or the default) for ``examples``, `without_examples` of it for ``no-examples``.
 
     Raises:
         ValueError: ``profile`` is not one of `PROMPT_PROFILES`.

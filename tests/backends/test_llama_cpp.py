@@ -29,8 +29,8 @@ from tinyplan import (
     complete,
     parse_plan,
 )
-from tinyplan._model import default_model_path, tiny_model_path
 from tinyplan.backends import LlamaCppBackend
+from tinyplan.backends._gguf import default_model_path, tiny_model_path
 from tinyplan.backends._llama_cpp import _SLOT
 
 pytestmark = pytest.mark.anyio

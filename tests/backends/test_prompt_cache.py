@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tinyplan import CompletionRequest, Message, complete
-from tinyplan._model import tiny_model_path
 from tinyplan.backends import LlamaCppBackend
+from tinyplan.backends._gguf import tiny_model_path
 from tinyplan.backends._prompt_cache import PromptCache, PromptCacheWarning
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]

@@ -32,8 +32,8 @@ from tinyplan import (
     complete,
     parse_plan,
 )
-from tinyplan._model import default_model_path, tiny_model_path
 from tinyplan.backends import LlamaServerProcess, OpenAICompatibleBackend, llama_server_binary
+from tinyplan.backends._gguf import default_model_path, tiny_model_path
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

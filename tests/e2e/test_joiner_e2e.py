@@ -20,8 +20,8 @@ import anyio
 import pytest
 
 from tinyplan import Planner
-from tinyplan._model import default_model_path
 from tinyplan.backends import LlamaCppBackend
+from tinyplan.backends._gguf import default_model_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 

@@ -24,8 +24,8 @@ import icalendar
 import pytest
 
 from tinyplan import Backend, Planner, PlanResult
-from tinyplan._model import default_model_path
 from tinyplan.backends import LlamaCppBackend, LlamaServerProcess, OpenAICompatibleBackend, llama_server_binary
+from tinyplan.backends._gguf import default_model_path
 from tinyplan.toolsets.mac import copy_sample_home, mac_toolset
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]

@@ -163,7 +163,7 @@ def test_cli_reports_bad_dataset_and_unreachable_server(tmp_path: Path) -> None:
 @pytest.mark.skipif(not (default_root() / "bfcl").is_dir(), reason=f"evaluation data not found at {default_root()}")
 def test_cli_with_real_tiny_model(tmp_path: Path) -> None:
     """The whole path with a real (tiny, useless-for-planning) model: planner and baseline on two BFCL cases."""
-    from tinyplan._model import tiny_model_path
+    from tinyplan.backends._gguf import tiny_model_path
 
     try:
         model = str(tiny_model_path())

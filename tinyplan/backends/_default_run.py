@@ -93,8 +93,9 @@ def default_run_planner(
 async def warm_default_run(
     model: str | os.PathLike[str] | None = None, *, prompt_cache: str | os.PathLike[str] | bool = True
 ) -> WarmedPrefix:
-    """Store the default ``tinyplan run`` prompt's static prefix (Mac toolset, default options) in the disk prompt
-    cache, evaluating it unless it is already there.
+    """Store the default ``tinyplan run`` prompt's static prefix in the disk prompt cache.
+
+    The prefix is the Mac toolset's with default options; it is evaluated unless it is already there.
 
     Costs one model load and, when not cached yet, the prefix's evaluation (~3.5k tokens: about a minute on 2 cores)
     and its file (~100 MB). The Mac toolset is built over a temporary copy of the sample home (its prompt does not

@@ -10,6 +10,7 @@ import os
 from typing import Any, Literal
 
 from tinyplan._backend import Backend
+from tinyplan._errors import UsageError
 
 __all__ = ["make_backend"]
 
@@ -58,7 +59,7 @@ def make_backend(
         (except that the ``run`` profile starts loading the model in the background).
 
     Raises:
-        ValueError: More than one of ``server``/``openai``/``url``; ``grammar_format`` or ``openai_model`` without an
+        UsageError: More than one of ``server``/``openai``/``url``; ``grammar_format`` or ``openai_model`` without an
             OpenAI-compatible API; ``lora`` with a server; in-process ``options`` with a server.
     """
     from tinyplan.backends._llama_cpp import LlamaCppBackend
@@ -66,7 +67,7 @@ def make_backend(
     from tinyplan.backends._openai import OpenAICompatibleBackend
 
     if sum(x is not None and x != "" for x in (server, openai, url)) > 1:
-        raise ValueError("give one of server, openai and url, not several")
+        raise UsageError("give one of server, openai and url, not several")
     if url:
         base = url.rstrip("/")
         if base.endswith("/v1"):
@@ -75,17 +76,17 @@ def make_backend(
             server = base
     remote = server or openai
     if grammar_format and not openai:
-        raise ValueError("grammar_format is an option of an OpenAI-compatible API (openai=, or a url ending in /v1)")
+        raise UsageError("grammar_format is an option of an OpenAI-compatible API (openai=, or a url ending in /v1)")
     if openai_model and not openai:
-        raise ValueError("openai_model is an option of an OpenAI-compatible API (openai=, or a url ending in /v1)")
+        raise UsageError("openai_model is an option of an OpenAI-compatible API (openai=, or a url ending in /v1)")
     if remote and lora is not None:
-        raise ValueError(
+        raise UsageError(
             "a LoRA adapter applies to the in-process model: start the server with it (llama-server --lora FILE, "
             "or LlamaServerProcess(..., lora=FILE))"
         )
     local = [*options, *(["n_ctx"] if n_ctx is not None else []), *(["n_threads"] if n_threads is not None else [])]
     if remote and local:
-        raise ValueError(f"options of the in-process model given with a server: {', '.join(sorted(local))}")
+        raise UsageError(f"options of the in-process model given with a server: {', '.join(sorted(local))}")
     if server:
         return LlamaServerBackend(server)
     if openai:
@@ -106,5 +107,5 @@ def make_backend(
             options["n_ctx"] = n_ctx
         return default_run_backend(model, **options)
     if profile != "plain":
-        raise ValueError(f"profile must be 'plain' or 'run', not {profile!r}")
+        raise UsageError(f"profile must be 'plain' or 'run', not {profile!r}")
     return LlamaCppBackend(model, n_ctx=n_ctx or 4096, **options)

@@ -235,4 +235,3 @@ class HttpBackendBase(Backend):
         """Close the HTTP client (if this backend created it)."""
         if self._owns_client:
             await self._client.aclose()
-

@@ -47,7 +47,7 @@ import anyio.to_thread
 
 from tinyplan._backend import Backend, Chunk, CompletionRequest, Message, Usage
 from tinyplan._errors import BackendStreamError, BackendUnavailableError, TinyplanError
-from tinyplan._model import resolve_model
+from tinyplan.backends._gguf import resolve_model
 from tinyplan.backends._greedy import DecodeStats, Drafter, PromptLookup, greedy_tokens
 from tinyplan.backends._prompt_cache import PromptCache, WarmedPrefix, default_prompt_cache_dir, model_identity
 
@@ -553,8 +553,9 @@ class LlamaCppBackend(Backend):
         return result[0] if result else None
 
     async def warm(self, request: CompletionRequest) -> WarmedPrefix:
-        """Store ``request``'s static prefix (`CompletionRequest.cache_prefix`) in the disk prompt cache now, so the
-        first request of a later process restores it instead of evaluating it.
+        """Store ``request``'s static prefix (`CompletionRequest.cache_prefix`) in the disk prompt cache now.
+
+        The first request of a later process then restores it instead of evaluating it.
 
         Loads the model; evaluates the prefix (about a minute for the Mac toolset's ~3.5k tokens on 2 cores) unless
         the cache already holds it. The same prompt sent later, in this process or another with the same model and
@@ -662,8 +663,10 @@ def _settings_value(value: Any) -> Any:
 
 @contextlib.contextmanager
 def _quiet_vocab_load() -> Iterator[None]:
-    """Hide llama.cpp's context-size warning that a vocabulary-only load prints to fd 2 (its vocabulary has no
-    training context); anything else written to stderr meanwhile is passed on afterwards."""
+    """Hide llama.cpp's context-size warning that a vocabulary-only load prints to fd 2.
+
+    A vocabulary has no training context; anything else written to stderr meanwhile is passed on afterwards.
+    """
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured): nothing to hide

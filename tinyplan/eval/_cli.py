@@ -115,7 +115,7 @@ async def _run(
         finally:
             await backend.aclose()
     if baseline:
-        from tinyplan._model import resolve_model
+        from tinyplan.backends._gguf import resolve_model
         from tinyplan.eval._baseline import LlamaFunctionCallingBaseline
 
         reports.append(

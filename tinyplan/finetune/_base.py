@@ -54,7 +54,7 @@ def resolve_base(spec: str | os.PathLike[str] | None = "default") -> BaseModelSo
         BaseModelError: The file or folder does not exist, a folder has no ``config.json``, or the default model
             cannot be assembled (the message says what to install).
     """
-    from tinyplan._model import default_model_path, tiny_model_path
+    from tinyplan.backends._gguf import default_model_path, tiny_model_path
 
     name = "default" if spec is None else str(spec)
     try:

