@@ -16,6 +16,7 @@ import anyio
 import click
 
 from tinyplan._backend import Backend
+from tinyplan._cli_options import backend_options, load_attribute
 
 __all__ = ["load_backend", "mcp_group"]
 
@@ -30,10 +31,7 @@ def mcp_group() -> None:
 @mcp_group.command("serve")
 @click.option("--toolset", "toolset_spec", metavar="MODULE:ATTR", help="Your own tools instead of the Mac toolset.")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), help="Home folder of the Mac toolset.")
-@click.option("--model", metavar="FILE", help="GGUF model file (default: $TINYPLAN_MODEL or the bundled model).")
-@click.option("--server", metavar="URL", help="Use a running llama.cpp server (llama-server) at URL.")
-@click.option("--openai", metavar="URL", help="Use an OpenAI-compatible API at URL (e.g. http://host:8000/v1).")
-@click.option("--openai-model", metavar="NAME", help="The model name to send to --openai (key: $OPENAI_API_KEY).")
+@backend_options
 @click.option(
     "--backend",
     "backend_spec",
@@ -132,8 +130,6 @@ def load_backend(spec: str) -> Backend:
     Raises:
         click.BadParameter: The module cannot be imported, lacks the attribute, or it is not a backend.
     """
-    from tinyplan.cli import load_attribute
-
     obj = load_attribute(spec, param_hint="--backend", example="mybackends:backend")
     if not hasattr(obj, "stream") and callable(obj):
         obj = obj()

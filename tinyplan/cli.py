@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tinyplan._backend import Backend
+from tinyplan._cli_options import backend_options, load_attribute
 from tinyplan._errors import TinyplanError
 from tinyplan._events import Event, FinalAnswer, JoinDecided, PlanParseFailed, Replanning, TaskParsed, Token
 from tinyplan._planner import Planner, check_request_text
@@ -113,33 +114,6 @@ class _Display:
             parts.append(table)
         parts.extend(self.notes)
         return Group(*parts)
-
-
-def load_attribute(spec: str, *, param_hint: str, example: str) -> Any:
-    """``module:attribute`` → that attribute, the module imported from the working directory or ``sys.path``.
-
-    Args:
-        spec: ``module:attribute``, e.g. ``mytools:toolset``.
-        param_hint: The command-line option named in errors, e.g. ``--toolset``.
-        example: An example spec for the error message.
-
-    Raises:
-        click.BadParameter: The spec is malformed, the module cannot be imported, or it lacks the attribute.
-    """
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise click.BadParameter(f"expected module:attribute, e.g. {example}", param_hint=param_hint)
-    sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint=param_hint) from exc
-    finally:
-        sys.path.pop(0)
-    obj: Any = getattr(module, attribute, None)
-    if obj is None:
-        raise click.BadParameter(f"{module_name!r} has no attribute {attribute!r}", param_hint=param_hint)
-    return obj
 
 
 def _load_toolset(spec: str) -> Toolset:
@@ -234,10 +208,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("query", required=False)
-@click.option("--model", metavar="FILE", help="GGUF model file (default: $TINYPLAN_MODEL or the bundled model).")
-@click.option("--server", metavar="URL", help="Use a running llama.cpp server (llama-server) at URL.")
-@click.option("--openai", metavar="URL", help="Use an OpenAI-compatible API at URL (e.g. http://host:8000/v1).")
-@click.option("--openai-model", metavar="NAME", help="The model name to send to --openai (key: $OPENAI_API_KEY).")
+@backend_options
 @click.option(
     "--grammar-format",
     type=click.Choice(["llama.cpp", "vllm", "vllm-guided", "sglang"]),
