@@ -538,7 +538,7 @@ class Planner:
                 s.first_token()
                 s.emit(Token(chunk.text, "plan", s.plan.round))
                 for parsed in s.parser.feed(chunk.text):
-                    task, found = self._checked(parsed, s.plan, s.parser, s.checker, s.sent, s.emit)
+                    task, found = self._checked(parsed, s)
                     if found is not None:
                         problem = (task, found)
                         break
@@ -565,15 +565,7 @@ class Planner:
             plan.usage = plan.relevance.usage
         return plan.relevance.no_tool
 
-    def _checked(
-        self,
-        task: Task,
-        plan: Plan,
-        parser: PlanParser,
-        checker: PlanChecker | None,
-        sent: dict[int, Task],
-        emit: Callable[[Event], None],
-    ) -> tuple[Task, Problem | None]:
+    def _checked(self, task: Task, s: _PlanStream) -> tuple[Task, Problem | None]:
         """Check a just-parsed line against the plan checks while repairs are left.
 
         A problem with a certain fix is repaired in place (the corrected task replaces the line, no new generation);
@@ -582,15 +574,16 @@ class Planner:
         Returns:
             The task to run (the corrected one after an in-place fix) and the problem left, or None.
         """
-        if checker is None or sum(p.fix is None for p in plan.repairs) >= self.max_repairs:
+        checker, sent = s.checker, s.sent
+        if checker is None or sum(p.fix is None for p in s.plan.repairs) >= self.max_repairs:
             return task, None
         found = checker.check_join(task, sent) if task.is_join else checker.check_task(task, sent)
         if found is None or found.fix is None:
             return task, found
-        fixed = _apply_fix(parser, task, found.fix)
+        fixed = _apply_fix(s.parser, task, found.fix)
         if fixed is not None and checker.check_task(fixed, sent) is None:
-            plan.repairs.append(found)  # certain: no new generation; the stream goes on
-            emit(PlanRepaired(found, str(task), plan.round))
+            s.plan.repairs.append(found)  # certain: no new generation; the stream goes on
+            s.emit(PlanRepaired(found, str(task), s.plan.round))
             return fixed, None
         return task, dataclasses.replace(found, fix=None)
 
