@@ -20,4 +20,9 @@ if ! ls "$WHEELHOUSE"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
   cp "$src"/llama_cpp_python-"$VERSION".tar.gz "$WHEELHOUSE"/
   rm -rf "$src"
 fi
+# the sdist is kept beside the wheel (llama-server's sources; tinyplan.finetune's convert_lora_to_gguf.py): fetch it
+# when a wheelhouse from elsewhere has only the wheel
+if ! ls "$WHEELHOUSE"/llama_cpp_python-"$VERSION".tar.gz >/dev/null 2>&1; then
+  "$PYTHON" -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$WHEELHOUSE"
+fi
 PIP_FIND_LINKS="${PIP_FIND_LINKS:+$PIP_FIND_LINKS }$WHEELHOUSE" "$PYTHON" -m pip install --quiet "llama-cpp-python==$VERSION"
