@@ -317,6 +317,7 @@ async def _decode_variants(repeats: int, model: str | None, names: Sequence[str]
     reference's (the first variant of its kind: in-process, llama-server)."""
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
+    from tinyplan import Backend
     from tinyplan.backends import LlamaCppBackend, LlamaServerProcess
     from tinyplan.backends._default_run import RUN_CONTEXT, default_run_planner
     from tinyplan.backends._gguf import resolve_model
@@ -324,7 +325,7 @@ async def _decode_variants(repeats: int, model: str | None, names: Sequence[str]
 
     tools = mac_toolset(copy_sample_home(Path(tempfile.mkdtemp()) / "home"))
     queries = [e.split("\n", 1)[0].removeprefix("Question: ") for e in tools.examples]
-    planner = default_run_planner(object(), tools, grammar=None)
+    planner = default_run_planner(Backend(), tools, grammar=None)
     grammar = default_run_planner(LlamaCppBackend("unused.gguf"), tools)._grammar_for(tools)
     cache = tempfile.mkdtemp()
     print("| decoding | plans | median plan tok/s | median plan s | total plan s | same as reference |")

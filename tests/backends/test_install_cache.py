@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from tinyplan import CompletionRequest, PromptRenderer, complete
+from tinyplan import Backend, CompletionRequest, PromptRenderer, complete
 from tinyplan.backends import LlamaCppBackend, PromptCacheWarning
 from tinyplan.backends._default_run import default_run_backend, default_run_planner, warm_default_run
 from tinyplan.backends._gguf import tiny_model_path
@@ -44,7 +44,7 @@ def run_request(
     home: Path, renderer: PromptRenderer | None = None, tools: list[str] | None = None
 ) -> CompletionRequest:
     """The default run's planning request (Mac toolset), optionally with another template or fewer tools."""
-    planner = default_run_planner(object(), mac_toolset(home, tools=tools), grammar=None)
+    planner = default_run_planner(Backend(), mac_toolset(home, tools=tools), grammar=None)
     if renderer is not None:
         planner.renderer = renderer
     return planner.render_prompt("Text Sid that I am late").request(chat=planner.chat, max_tokens=8)
