@@ -151,6 +151,8 @@ class PromptRenderer:
             `ExampleSource`). None: none (the prompts are exactly those without a bank).
         semantic_signatures: Show declared semantic types in the tools' signatures
             (``send_sms(recipients: list[phone number], message: str) -> str``; see `Tool.signature`).
+        show_examples: Show in-context example plans in the static part (the toolset's, or generic ones when it has
+            none). False for a model fine-tuned on plans, which needs none (`tinyplan._prompt_profiles`).
     """
 
     def __init__(
@@ -159,9 +161,11 @@ class PromptRenderer:
         *,
         bank: ExampleSource | None = None,
         semantic_signatures: bool = False,
+        show_examples: bool = True,
     ) -> None:
         self.bank = bank
         self.semantic_signatures = semantic_signatures
+        self.show_examples = show_examples
         self._env = jinja2.Environment(
             loader=loader or jinja2.PackageLoader("tinyplan", "templates"),
             undefined=jinja2.StrictUndefined,
@@ -195,7 +199,13 @@ class PromptRenderer:
             lines = [ln.strip() for ln in t.description.splitlines() if ln.strip()]
             lines += [f"{p.name}: {' '.join(p.description.split())}" for p in t.parameters if p.description]
             views.append(_ToolView(t.signature(semantic=self.semantic_signatures), lines or ["(no description)"]))
-        return self._render("planner.jinja2", tools=views, instructions=list(instructions), examples=list(examples))
+        return self._render(
+            "planner.jinja2",
+            tools=views,
+            instructions=list(instructions),
+            examples=list(examples),
+            show_examples=self.show_examples,
+        )
 
     def planner(
         self,

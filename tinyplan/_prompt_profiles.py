@@ -12,10 +12,8 @@ from.
 
 from __future__ import annotations
 
-import re
+import copy
 from typing import Literal
-
-import jinja2
 
 from tinyplan._prompt import PromptRenderer
 
@@ -25,50 +23,23 @@ PromptProfile = Literal["examples", "no-examples"]
 PROMPT_PROFILES: tuple[PromptProfile, ...] = ("examples", "no-examples")
 """``examples``: the planner prompt as it is (the toolset's examples, or generic ones); ``no-examples``: none."""
 
-_TEMPLATE = "planner.jinja2"
-# The examples section of planner.jinja2: from `{%- if examples %}` to its `{%- endif %}` (the template's last tag).
-_EXAMPLES_BLOCK = re.compile(r"\{%-?\s*if examples\s*-?%\}.*\{%-?\s*endif\s*-?%\}", re.DOTALL)
-
-
-def _planner_template_without_examples() -> str:
-    """The package's planner template with its examples section cut out.
-
-    Raises:
-        RuntimeError: The template has no recognizable examples section (it was rewritten without updating this).
-    """
-    env = jinja2.Environment(loader=jinja2.PackageLoader("tinyplan", "templates"))
-    assert env.loader is not None
-    source = env.loader.get_source(env, _TEMPLATE)[0]
-    cut, count = _EXAMPLES_BLOCK.subn("", source)
-    if count != 1:
-        raise RuntimeError(f"tinyplan/templates/{_TEMPLATE} has no single examples section to leave out")
-    return cut
-
 
 def without_examples(renderer: PromptRenderer | None = None) -> PromptRenderer:
     """A renderer like ``renderer`` whose planner (and replan) prompts show no in-context examples.
 
     The static part keeps the tool list, the rules and the instructions; the examples section, including the
-    template's generic examples, is left out. Joiner prompts are unchanged. A bank (`PromptRenderer.with_bank`)
-    still adds its examples to the tail.
+    template's generic examples, is left out (``PromptRenderer(show_examples=False)``). Joiner prompts are unchanged.
+    A bank (`PromptRenderer.with_bank`) still adds its examples to the tail.
 
     Args:
-        renderer: The renderer to copy the options of (bank, semantic signatures); default the package's.
+        renderer: The renderer to copy (templates, bank, semantic signatures); default the package's.
 
     Returns:
-        A new `PromptRenderer` over the package templates, with the planner template replaced.
-
-    Raises:
-        RuntimeError: The packaged planner template changed shape (see `_planner_template_without_examples`).
+        A copy of ``renderer`` (same class and templates) with ``show_examples`` off.
     """
-    base = renderer or PromptRenderer()
-    loader = jinja2.ChoiceLoader(
-        [
-            jinja2.DictLoader({_TEMPLATE: _planner_template_without_examples()}),
-            jinja2.PackageLoader("tinyplan", "templates"),
-        ]
-    )
-    return PromptRenderer(loader, bank=base.bank, semantic_signatures=base.semantic_signatures)
+    clone = copy.copy(renderer or PromptRenderer())
+    clone.show_examples = False
+    return clone
 
 
 def renderer_for(profile: PromptProfile, renderer: PromptRenderer | None = None) -> PromptRenderer:
