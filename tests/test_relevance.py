@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tinyplan import BackendStreamError, Planner, ScriptedBackend, ScriptedFailure, TaskParsed, Token, tool
 from tinyplan._backend import Chunk, CompletionRequest, Usage
@@ -260,3 +262,123 @@ async def test_a_toolset_with_cues_decides_coverage_itself() -> None:
     planner = Planner(backend, tools, relevance_check=True, join="observations")
     result = await planner.run("Who won the world cup in 2010?")  # shares no word, but the cues rule: ask the model
     assert len(backend.requests) == 2 and not result.plans[0].relevance.unrelated  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------------------------------------ made-up numbers
+@pytest.mark.parametrize(
+    ("request_text", "number"),
+    [
+        ("a rate of 5%", 0.05),
+        ("an annual rate of 7 percent", 0.07),
+        ("a net income of $2 million", 2_000_000),
+        ("revenue of 1,250,000 dollars", 1_250_000),
+        ("charges of 1e-9 and 2e-9", 2e-9),
+        ("capacitance of 100µF", 1e-4),
+        ("inductance of 50mH", 0.05),
+        ("a pressure of 10 kPa", 10_000),
+        ("a film of 1.5 hours", 90),
+        ("for 2 hours", 7200),
+        ("for 90 minutes", 1.5),
+        ("at 3pm", 15),
+        ("using less than 5 ingredients", 4),
+        ("more than 5 players", 6),
+        ("for the next week", 7),
+        ("over the past decade", 10),
+        ("twelve eggs", 12),
+        ("coordinates (33.4484 N, 112.0740 W)", -112.074),
+        ("a sine wave from 0 to 2 pi", 3.141592653589793),
+    ],
+)
+def test_request_numbers_include_plain_conversions(request_text: str, number: float) -> None:
+    from math import isclose
+
+    from tinyplan._relevance import request_numbers
+
+    assert any(isclose(number, n, rel_tol=1e-9) for n in request_numbers(request_text))
+
+
+def test_request_numbers_hold_no_number_the_text_does_not_give() -> None:
+    from tinyplan._relevance import request_numbers
+
+    found = request_numbers("How far will a car travel in time 't' when launched with velocity 'v' at angle 'theta'?")
+    assert not found & {10.0, 45.0, 2.0, 9.8}
+    assert request_numbers("") == frozenset()
+    assert 4000.0 not in request_numbers("a point 4m away from a wire carrying 2A")  # no prefix: metres, amperes
+
+
+@given(st.one_of(st.integers(-(10**9), 10**9), st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 4))))
+def test_any_number_written_in_digits_is_stated(number: float) -> None:
+    from tinyplan._relevance import request_numbers
+
+    assert float(number) in request_numbers(f"Please use {number} for it.")
+
+
+def _calc_tools() -> list[object]:
+    @tool
+    def calculate_projectile_range(initial_velocity: float, angle: float, time: float = 1.0) -> float:
+        """Range of a projectile.
+
+        Args:
+            initial_velocity: Launch speed in m/s.
+            angle: Launch angle in degrees.
+            time: Flight time in seconds.
+        """
+        return initial_velocity * time
+
+    return [calculate_projectile_range]
+
+
+def test_invented_numbers_judges_the_required_parameters_only() -> None:
+    from tinyplan import Toolset, invented_numbers, parse_plan
+
+    (fn,) = _calc_tools()
+    toolset = Toolset([fn])
+    tool_ = toolset["calculate_projectile_range"]
+    task = parse_plan("1. calculate_projectile_range(initial_velocity=10, angle=45, time=2)\n2. join()")[0]
+    asked = "How far will a car travel in time 't' when launched with velocity 'v' at an angle 'theta'?"
+    assert invented_numbers(task, tool_, asked) == (10.0, 45.0)  # time is optional: its value is not judged
+    assert invented_numbers(task, tool_, "Launched at 10 m/s, at what range does it land?") == ()
+    assert invented_numbers(task, tool_, "Launched at an angle of 45 degrees, how far does it go?") == ()
+    positional = parse_plan("1. calculate_projectile_range(10, 45)\n2. join()")[0]
+    assert invented_numbers(positional, tool_, asked) == (10.0, 45.0)
+    too_many = parse_plan("1. calculate_projectile_range(10, 45, 2, 3)\n2. join()")[0]
+    assert invented_numbers(too_many, tool_, asked) == ()  # does not bind: the tool's own check says so
+
+
+async def test_a_first_action_of_made_up_numbers_is_dropped_before_it_runs() -> None:
+    ran: list[tuple[float, float]] = []
+
+    @tool
+    def calculate_projectile_range(initial_velocity: float, angle: float) -> float:
+        """Range of a projectile.
+
+        Args:
+            initial_velocity: Launch speed in m/s.
+            angle: Launch angle in degrees.
+        """
+        ran.append((initial_velocity, angle))
+        return initial_velocity
+
+    made_up = "1. calculate_projectile_range(initial_velocity=10, angle=45)\n2. join()<END_OF_PLAN>"
+    backend = ScriptedBackend(["1. calculate_projectile_range(", made_up])
+    planner = Planner(backend, [calculate_projectile_range], grammar="typed", relevance_check=True, join="observations")
+    events = [e async for e in planner.stream("How far will a car travel when launched at velocity 'v'?")]
+    result = events[-1].result  # type: ignore[attr-defined]
+    plan = result.plans[0]
+    assert ran == [] and plan.text == "1. join()" and [t.is_join for t in plan.tasks] == [True]
+    assert plan.relevance is not None and plan.relevance.invented == (10.0, 45.0) and plan.relevance.no_tool
+    assert [e.task.name for e in events if isinstance(e, TaskParsed)] == ["join"]
+    assert result.to_dict()["plans"][0]["relevance"]["invented"] == [10.0, 45.0]
+
+    stated = "How far will a car travel when launched at 10 m/s at 45 degrees?"
+    backend = ScriptedBackend(["1. calculate_projectile_range(", made_up])
+    planner = Planner(backend, [calculate_projectile_range], grammar="typed", relevance_check=True, join="observations")
+    result = await planner.run(stated)
+    assert ran == [(10, 45)] and result.plans[0].relevance.invented == ()  # type: ignore[union-attr]
+
+    ran.clear()  # without the relevance check the numbers are not judged
+    backend = ScriptedBackend([made_up])
+    await Planner(backend, [calculate_projectile_range], grammar="typed", join="observations").run(
+        "How far will a car travel when launched at velocity 'v'?"
+    )
+    assert ran == [(10, 45)]

@@ -45,7 +45,7 @@ from tinyplan._joiner import joiner_grammar, parse_join
 from tinyplan._parser import PlanParser, parse_plan
 from tinyplan._planner import Planner
 from tinyplan._prompt import ExampleSource, PromptParts, PromptRenderer, RoundView, count_tokens
-from tinyplan._relevance import RelevanceVerdict, check_relevance
+from tinyplan._relevance import RelevanceVerdict, check_relevance, invented_numbers
 from tinyplan._retriever import Selection, ToolRetriever
 from tinyplan._semantic import Semantic
 from tinyplan._syntax import END_OF_PLAN
@@ -151,6 +151,7 @@ __all__ = [
     "count_tokens",
     "default_model_path",
     "get_tool",
+    "invented_numbers",
     "joiner_grammar",
     "observation_text",
     "parse_join",

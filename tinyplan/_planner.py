@@ -57,7 +57,7 @@ from tinyplan._prompt import (
     one_line,
     side_effect_line,
 )
-from tinyplan._relevance import RelevanceVerdict, check_relevance, shares_words
+from tinyplan._relevance import RelevanceVerdict, check_relevance, invented_numbers, shares_words
 from tinyplan._retriever import ToolRetriever, apply_selection
 from tinyplan._syntax import END_OF_PLAN
 from tinyplan._telemetry import invoke_agent, plan_span, traced
@@ -104,8 +104,10 @@ class Planner:
         tokenizer: A `tokenizers.Tokenizer` to count prompt tokens when the backend has no ``count_tokens``.
         relevance_check: Before the first plan, let the model write its first action without the grammar; when it
             names a tool the toolset does not have, plan no tool call (``1. join()``) instead of letting the
-            grammar force a listed tool onto an unrelated request (BFCL's irrelevance category). Costs up to 32
-            generated tokens per run (see docs/grammar.md, "Relevance check").
+            grammar force a listed tool onto an unrelated request (BFCL's irrelevance category). Also drop the
+            first plan's first action, before it runs, when it feeds its tool only numbers the request never states
+            (`tinyplan.invented_numbers`), and plan no tool call instead. Costs up to 32 generated tokens per run
+            (see docs/grammar.md, "Relevance check").
         joiner_grammar: Constrain the joiner's reply with `tinyplan.joiner_grammar` (one thought line, one
             Finish/Replan line, nothing after it; only Finish when no replan is left). None (the default): when the
             joiner backend supports grammars.
@@ -493,7 +495,7 @@ class Planner:
         """
         toolset, emit, query = run.toolset, run.emit, run.result.query
         stream = _PlanStream(
-            plan, parser, send, emit, run.result.timings, run.started_at, self._checker(toolset, query)
+            plan, parser, send, emit, run.result.timings, run.started_at, self._checker(toolset, query), toolset, query
         )
         if self.relevance_check and plan.round == 0 and await self._no_tool_fits(plan, toolset, query):
             stream.first_token()
@@ -538,6 +540,8 @@ class Planner:
                 s.first_token()
                 s.emit(Token(chunk.text, "plan", s.plan.round))
                 for parsed in s.parser.feed(chunk.text):
+                    if self._invents_numbers(parsed, s):
+                        break
                     task, found = self._checked(parsed, s)
                     if found is not None:
                         problem = (task, found)
@@ -564,6 +568,23 @@ class Planner:
         if plan.relevance.no_tool:
             plan.usage = plan.relevance.usage
         return plan.relevance.no_tool
+
+    def _invents_numbers(self, task: Task, s: _PlanStream) -> bool:
+        """Whether the first plan's first action feeds its tool only numbers the request never states.
+
+        With the relevance check on, such an action is dropped before it runs and the plan becomes ``1. join()``
+        (`tinyplan._relevance.invented_numbers`); ``plan.relevance.invented`` records the numbers.
+        """
+        plan = s.plan
+        if not self.relevance_check or plan.round != 0 or task.idx != 1 or task.is_join or plan.relevance is None:
+            return False
+        invented = invented_numbers(task, s.toolset[task.name], s.query) if task.name in s.toolset else ()
+        if not invented:
+            return False
+        plan.relevance = dataclasses.replace(plan.relevance, invented=invented)
+        s.emit(Token("\n" + _NO_TOOL_PLAN, "plan", plan.round))
+        s.pass_on([*s.parser.rewind(_NO_TOOL_PLAN), *s.parser.close()])
+        return True
 
     def _checked(self, task: Task, s: _PlanStream) -> tuple[Task, Problem | None]:
         """Check a just-parsed line against the plan checks while repairs are left.
@@ -688,6 +709,8 @@ class _PlanStream:
     timings: Timings
     run_start: float
     checker: PlanChecker | None
+    toolset: Toolset
+    query: str
     sent: dict[int, Task] = field(default_factory=dict)
 
     def first_token(self) -> None:

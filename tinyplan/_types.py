@@ -320,6 +320,7 @@ class Plan:
                 "name": self.relevance.name,
                 "unlisted": self.relevance.unlisted,
                 "unrelated": self.relevance.unrelated,
+                "invented": list(self.relevance.invented),
             },
             "repairs": [
                 {"kind": p.kind, "task": p.task, "message": p.message, "hint": p.hint, "fix": p.fix}

@@ -56,6 +56,9 @@ class Prediction:
         usage: Token counts (``prompt_tokens``, ``completion_tokens``).
         tools_shown: Tool names the model was shown (after ToolRAG selection).
         relevance: The free first action of the planner's relevance check (``"1. some_tool"``), when it ran.
+        invented: The numbers the first action made up when the relevance check turned the plan into ``1. join()``
+            for them (`tinyplan.invented_numbers`), else empty.
+        repairs: The plan checks' repairs, ``"kind: message"`` each.
     """
 
     tasks: list[Task] | None
@@ -66,6 +69,7 @@ class Prediction:
     usage: dict[str, int] = field(default_factory=dict)
     tools_shown: list[str] = field(default_factory=list)
     relevance: str | None = None
+    invented: list[float] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
 
 
@@ -199,6 +203,7 @@ class TinyplanSystem:
             usage=usage,
             tools_shown=list(result.tools),
             relevance=plan.relevance.text if plan.relevance is not None else None,
+            invented=list(plan.relevance.invented) if plan.relevance is not None else [],
             repairs=[f"{p.kind}: {p.message}" + (f" [fixed in place: {p.fix}]" if p.fix else "") for p in plan.repairs],
         )
 
@@ -230,6 +235,7 @@ class CaseRecord:
             "tools_offered": self.case.tool_names,
             "tools_shown": p.tools_shown,
             "relevance": p.relevance,
+            "invented": p.invented,
             "repairs": p.repairs,
         }
 
