@@ -113,7 +113,7 @@ async def _measure(planner: Any, backend: Any, query: str, t0: float) -> dict[st
         "e2e": end - t0,
         "startup": started - t0,
         "prompt_tokens": plan.usage.prompt_tokens,
-        "cached_tokens": plan.usage.cached_tokens or 0,
+        "cached_tokens": plan.usage.cached_tokens,  # None: the backend did not say
         "plan_tokens": plan_tokens,
         "first_tool_tokens": first_line,
         "tool_critical_path": _critical_path(plan.results),
@@ -206,7 +206,9 @@ class _Server:
         self.process.stop()
 
 
-def _limits(row: dict[str, Any], rates: dict[str, float]) -> dict[str, float]:
+def _limits(row: dict[str, Any], rates: dict[str, float]) -> dict[str, float | None]:
+    if row["cached_tokens"] is None:  # the uncached part is unknown, and so is the limit
+        return dict.fromkeys(PHASES)
     uncached = row["prompt_tokens"] - row["cached_tokens"]
     prefill = uncached / rates["prefill_tps"]
     return {
@@ -226,13 +228,14 @@ def _report(label: str, rows: list[dict[str, Any]], rates: dict[str, float]) -> 
     for phase in PHASES:
         measured = _median([r[phase] for r in rows])
         limit = _median([_limits(r, rates)[phase] for r in rows if r[phase] is not None])
-        ratio = _median([r[phase] / _limits(r, rates)[phase] for r in rows if r[phase] is not None])
+        pairs = [(r[phase], _limits(r, rates)[phase]) for r in rows]
+        ratio = _median([m / lim for m, lim in pairs if m is not None and lim])
         cells += [f"{measured:.2f}" if measured is not None else "-", f"{limit:.2f}" if limit is not None else "-"]
         cells.append(f"{ratio:.2f}" if ratio is not None else "-")
     cells.append(f"{_median([r['decode_tps'] for r in rows]) or 0:.1f}")
-    cells.append(
-        f"{_median([r['cached_tokens'] for r in rows]) or 0:.0f}/{_median([r['prompt_tokens'] for r in rows]):.0f}"
-    )
+    cached = _median([r["cached_tokens"] for r in rows])
+    prompt = _median([r["prompt_tokens"] for r in rows])
+    cells.append(f"{'?' if cached is None else f'{cached:.0f}'}/{prompt:.0f}")
     return "| " + " | ".join(cells) + " |"
 
 

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 
-from tinyplan import Planner, RequestError, ScriptedBackend, TinyplanError, Toolset, tool
+from tinyplan import (
+    Backend,
+    Chunk,
+    CompletionRequest,
+    Planner,
+    RequestError,
+    ScriptedBackend,
+    TinyplanError,
+    Toolset,
+    Usage,
+    tool,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -124,3 +137,57 @@ async def test_auto_join_after_a_failed_task_and_no_replan_left_asks_the_model()
 def test_join_mode_is_checked() -> None:
     with pytest.raises(ValueError, match="'auto'"):
         Planner(ScriptedBackend([]), toolset([]), join="sometimes")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------------ usage after join()
+class _UsageLastBackend(Backend):
+    """Streams a plan, then (like llama-server) its usage in a final event; or keeps writing after join()."""
+
+    def __init__(self, after_join: str | None) -> None:
+        self.after_join = after_join
+        self.closed_streams = 0
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[Chunk]:
+        try:
+            for piece in ["1. echo(", '"hi")\n', "2. join()"]:
+                yield Chunk(piece)
+            if self.after_join is None:
+                yield Chunk("", usage=Usage(prompt_tokens=900, completion_tokens=12, cached_tokens=880))
+                return
+            while True:  # a model that does not stop after join(), and a server that sends usage only at the end
+                await anyio.sleep(0.05)
+                yield Chunk(self.after_join)
+        finally:
+            self.closed_streams += 1
+
+
+def _echo_tool() -> object:
+    @tool
+    def echo(text: str) -> str:
+        """Echo.
+
+        Args:
+            text: Anything.
+        """
+        return text
+
+    return echo
+
+
+async def test_the_backends_final_usage_after_join_is_counted() -> None:
+    backend = _UsageLastBackend(after_join=None)
+    plan = await Planner(backend, [_echo_tool()], self_check=False).plan("Echo hi")
+    assert plan.text.endswith("join()") and [t.name for t in plan.tasks] == ["echo", "join"]
+    assert (plan.usage.prompt_tokens, plan.usage.completion_tokens, plan.usage.cached_tokens) == (900, 12, 880)
+    assert backend.closed_streams == 1
+
+
+async def test_a_stream_that_goes_on_after_join_is_cut_after_the_grace_period() -> None:
+    from tinyplan._planner import USAGE_GRACE_S
+
+    backend = _UsageLastBackend(after_join=" and more text")
+    with anyio.fail_after(USAGE_GRACE_S + 5):  # never waits for an end that does not come
+        plan = await Planner(backend, [_echo_tool()], self_check=False).plan("Echo hi")
+    assert plan.text.endswith("join()") and "more text" not in plan.text
+    assert plan.usage.cached_tokens is None and plan.usage.completion_tokens >= 3  # estimated from the chunks
+    assert backend.closed_streams == 1

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import math
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ import anyio
 import tokenizers
 from anyio.streams.memory import MemoryObjectSendStream
 
-from tinyplan._backend import Backend, CompletionRequest, Usage, closing_stream
+from tinyplan._backend import Backend, Chunk, CompletionRequest, Usage, closing_stream
 from tinyplan._checks import PlanChecker, Problem
 from tinyplan._errors import (
     BackendError,
@@ -68,6 +68,8 @@ __all__ = ["Planner", "check_request_text"]
 
 JoinMode = Literal["llm", "observations", "auto"]
 
+#: Seconds the planner still reads a plan stream after ``join()`` for the backend's final usage (see `_final_usage`).
+USAGE_GRACE_S = 0.25
 _NO_TOOL_PLAN = "1. join()"  # the plan when the relevance check finds that no listed tool fits
 
 
@@ -549,6 +551,8 @@ class Planner:
                     s.pass_on([task])
                 if problem is not None or s.parser.done:
                     break  # everything after join() is ignored: stop generating
+            if usage is None and problem is None and s.parser.done:
+                usage = await _final_usage(stream)
         if usage is None:  # stopped before the backend's final usage: count what is known
             usage = Usage(prompt_tokens=s.plan.prompt_tokens or 0, completion_tokens=text_chunks)
         return usage, problem
@@ -724,6 +728,22 @@ class _PlanStream:
             self.sent[task.idx] = task
             self.emit(TaskParsed(task, self.plan.round))
             self.send.send_nowait(task)
+
+
+async def _final_usage(stream: AsyncIterator[Chunk]) -> Usage | None:
+    """The backend's own usage from what it streams after ``join()``, waiting at most `USAGE_GRACE_S` for it.
+
+    HTTP backends (llama-server, OpenAI-compatible servers) and `ScriptedBackend` send usage, with its cached prompt
+    tokens, only in their final event, which comes right after ``join()`` when the stop string or the grammar ends the
+    plan there. The text of these chunks is ignored.
+    """
+    found: Usage | None = None
+    with anyio.move_on_after(USAGE_GRACE_S):
+        async for chunk in stream:
+            found = chunk.usage or found
+            if found is not None or chunk.finish_reason is not None:
+                break
+    return found
 
 
 def _apply_fix(parser: PlanParser, task: Task, fix: str) -> Task | None:
